@@ -1,0 +1,11 @@
+//! vfex dataplane: wire formats, burst kernels, the safe DPDK layer and the
+//! forwarding engines that worker lcores run.
+//!
+//! Layers, bottom up:
+//! - [`wire`]: frame views and `Repr`s (Ethernet, 802.1Q, 802.1ad, VN-Tag,
+//!   E-Tag), safe Rust, no DPDK.
+//! - [`dpdk`]: the only module that touches `dpdk-sys`: EAL, mempools, ports,
+//!   owned mbufs, fixed-capacity bursts, lcore launch, TSC.
+//! - [`fwd`]: forwarding engines and the poll loop run on worker lcores.
+
+pub mod wire;

@@ -1,0 +1,1 @@
+//! Wire formats (see PROTOCOLS.md).
