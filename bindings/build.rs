@@ -94,6 +94,12 @@ fn link(statik: bool, lib: &pkg_config::Library) {
         for l in &lib.libs {
             println!("cargo::rustc-link-lib=dylib={l}");
         }
+        // Driver libraries whose APIs we call directly (pkg-config lists only
+        // the core libraries; EAL loads the PMDs themselves from its driver
+        // directory at run time).
+        for l in ["rte_bus_vdev", "rte_net_ring"] {
+            println!("cargo::rustc-link-lib=dylib={l}");
+        }
         return;
     }
     // Static: every librte_* archive whole-archive so PMD constructors register

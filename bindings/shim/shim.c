@@ -82,3 +82,8 @@ uint16_t vfex_mbuf_refcnt_read(const struct rte_mbuf *m)
 {
 	return rte_mbuf_refcnt_read(m);
 }
+
+int vfex_ring_dequeue(struct rte_ring *r, void **obj)
+{
+	return rte_ring_dequeue(r, obj);
+}

@@ -18,6 +18,8 @@
 #include <rte_devargs.h>
 #include <rte_version.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_eth_ring.h>
 
 uint16_t vfex_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vfex_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -35,5 +37,6 @@ uint64_t vfex_get_tsc_hz(void);
 void vfex_pause(void);
 void vfex_prefetch0(const void *p);
 uint16_t vfex_mbuf_refcnt_read(const struct rte_mbuf *m);
+int vfex_ring_dequeue(struct rte_ring *r, void **obj);
 
 #endif

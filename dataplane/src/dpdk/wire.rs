@@ -1,0 +1,114 @@
+//! A virtual wire: two ethdev ports joined by two rings (`rte_eth_from_rings`).
+//! What one port transmits, the other receives.
+
+use super::{Eal, Error, Port, PortId, Result, eal::cstring, errno_error};
+use dpdk_sys as sys;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+/// Two rings and the two ring ports over them. The ports borrow the wire,
+/// so they are closed before the rings are freed.
+#[derive(Debug)]
+pub struct VirtualWire<'eal> {
+    name: String,
+    rings: [NonNull<sys::rte_ring>; 2],
+    ports: [PortId; 2],
+    eal: &'eal Eal,
+    _eal: PhantomData<&'eal Eal>,
+}
+
+impl<'eal> VirtualWire<'eal> {
+    /// Creates ports `<name>_a` and `<name>_b`, each direction a ring of
+    /// `size` slots (a power of two; it holds `size - 1` packets).
+    pub fn new(eal: &'eal Eal, name: &str, size: u32) -> Result<Self> {
+        if !size.is_power_of_two() || size < 2 {
+            return Err(Error::InvalidArgument(format!("ring size {size} is not a power of two >= 2")));
+        }
+        let mut rings = Vec::with_capacity(2);
+        for dir in ["ab", "ba"] {
+            let rn = format!("{name}_{dir}");
+            let c = cstring(&rn)?;
+            // SAFETY: valid name; socket -1 = any. Single producer/consumer:
+            // one tx queue and one rx queue use each ring.
+            let r = unsafe { sys::rte_ring_create(c.as_ptr(), size, -1, 0x0001 | 0x0002) };
+            match NonNull::new(r) {
+                Some(r) => rings.push(r),
+                None => {
+                    let e = errno_error(format!("rte_ring_create({rn}, {size})"));
+                    for r in rings {
+                        // SAFETY: ring created above and not used by any port.
+                        unsafe { sys::rte_ring_free(r.as_ptr()) };
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let rings = [rings[0], rings[1]];
+        let mut ports = [PortId(0); 2];
+        // a receives from ba and sends on ab; b the other way round.
+        for (i, (side, rx, tx)) in [("a", rings[1], rings[0]), ("b", rings[0], rings[1])].into_iter().enumerate() {
+            let pn = format!("{name}_{side}");
+            let c = cstring(&pn)?;
+            let rxs = [rx.as_ptr()];
+            let txs = [tx.as_ptr()];
+            // SAFETY: valid name and arrays of one valid ring each.
+            let id = unsafe { sys::rte_eth_from_rings(c.as_ptr(), rxs.as_ptr(), 1, txs.as_ptr(), 1, 0) };
+            if id < 0 {
+                let e = errno_error(format!("rte_eth_from_rings({pn})"));
+                if i == 1 {
+                    // The first port exists: close it before freeing the rings.
+                    drop(Port::open(eal, ports[0]));
+                }
+                for r in rings {
+                    // SAFETY: no port uses the rings any more.
+                    unsafe { sys::rte_ring_free(r.as_ptr()) };
+                }
+                return Err(e);
+            }
+            ports[i] = PortId(id as u16);
+        }
+        Ok(VirtualWire {
+            name: name.to_owned(),
+            rings,
+            ports,
+            eal,
+            _eal: PhantomData,
+        })
+    }
+
+    /// The wire's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The two ports, owned (closed when dropped; the wire outlives them).
+    pub fn ports(&self) -> Result<(Port<'_>, Port<'_>)> {
+        Ok((Port::open(self.eal, self.ports[0])?, Port::open(self.eal, self.ports[1])?))
+    }
+}
+
+impl Drop for VirtualWire<'_> {
+    fn drop(&mut self) {
+        for id in self.ports {
+            // SAFETY: the ports are closed (Port handles borrow the wire and
+            // are gone); releasing the closed ethdev slots is then allowed.
+            // Mbufs still queued in the rings are freed before the rings.
+            unsafe {
+                if sys::rte_eth_dev_is_valid_port(id.0) != 0 {
+                    sys::rte_eth_dev_close(id.0);
+                }
+            }
+        }
+        for r in self.rings {
+            let mut m: *mut std::ffi::c_void = std::ptr::null_mut();
+            // SAFETY: the rings hold only mbuf pointers that nobody else owns
+            // (the ports are closed); we free each, then the ring itself.
+            unsafe {
+                while sys::vfex_ring_dequeue(r.as_ptr(), &mut m) == 0 {
+                    sys::vfex_pktmbuf_free(m.cast());
+                }
+                sys::rte_ring_free(r.as_ptr());
+            }
+        }
+    }
+}
