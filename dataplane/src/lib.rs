@@ -9,3 +9,5 @@
 //! - [`fwd`]: forwarding engines and the poll loop run on worker lcores.
 
 pub mod wire;
+pub mod dpdk;
+pub mod fwd;
