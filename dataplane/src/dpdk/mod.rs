@@ -21,14 +21,14 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
-mod wire;
+mod ring;
 
 pub use burst::Burst;
 pub use eal::Eal;
 pub use lcore::{LcoreId, Scope, ScopedJoinHandle, Tsc, lcore_id, rdtsc, tsc_hz};
 pub use mbuf::{Mbuf, MbufError};
 pub use mempool::{DEFAULT_DATA_ROOM, Mempool};
-pub use wire::VirtualWire;
+pub use ring::VirtualWire;
 pub use port::{
     LinkStatus, Port, PortConfig, PortId, PortStats, QueueId, RxQueue, TxQueue, Xstat,
 };

@@ -1,0 +1,239 @@
+//! EAL argument planning: vfex's defaults on top of what the user gave.
+//!
+//! - Memory: if the user chose none (`--no-huge`, `-m`, `--socket-mem`,
+//!   `--in-memory`, `--huge-dir`, ...), use hugepages with `--in-memory` when
+//!   enough are free, otherwise fall back to `--no-huge -m <MB>` and say so in
+//!   one warning line.
+//! - File prefix: `vfex` unless the user gave `--file-prefix`, so that the
+//!   runtime directory can be found and removed at exit.
+
+use std::path::{Path, PathBuf};
+
+/// Memory (MB) vfex asks for when it runs without hugepages.
+pub const NO_HUGE_MB: u32 = 1024;
+/// Free hugepage memory (MB) below which vfex does not try hugepages.
+pub const MIN_HUGE_MB: u64 = 512;
+/// Default `--file-prefix`.
+pub const DEFAULT_PREFIX: &str = "vfex";
+
+/// Free hugepage memory as /proc/meminfo reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HugepageInfo {
+    /// Free pages of the default size.
+    pub free_pages: u64,
+    /// Default hugepage size in kB.
+    pub page_kb: u64,
+    /// Whether a hugetlbfs is mounted.
+    pub mounted: bool,
+}
+
+impl HugepageInfo {
+    /// Reads /proc/meminfo and /proc/mounts.
+    pub fn probe() -> HugepageInfo {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        Self::parse(&meminfo, &mounts)
+    }
+
+    /// Parses the text of /proc/meminfo and /proc/mounts.
+    pub fn parse(meminfo: &str, mounts: &str) -> HugepageInfo {
+        let field = |name: &str| {
+            meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        HugepageInfo {
+            free_pages: field("HugePages_Free:"),
+            page_kb: field("Hugepagesize:"),
+            mounted: mounts.lines().any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs")),
+        }
+    }
+
+    /// Free hugepage memory in MB.
+    pub fn free_mb(&self) -> u64 {
+        self.free_pages * self.page_kb / 1024
+    }
+
+    /// Whether vfex should run on hugepages.
+    pub fn usable(&self) -> bool {
+        self.mounted && self.free_mb() >= MIN_HUGE_MB
+    }
+}
+
+/// The EAL argument list vfex will use, and what it decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EalPlan {
+    /// Full EAL argument list (without the program name).
+    pub args: Vec<String>,
+    /// Whether vfex runs on hugepages.
+    pub hugepages: bool,
+    /// One-line warning to print, if any.
+    pub warning: Option<String>,
+    /// The file prefix in effect.
+    pub file_prefix: String,
+    /// Whether the user named any device (`-a`, `--vdev`, ...).
+    pub devices_given: bool,
+}
+
+const MEMORY_OPTS: &[&str] = &[
+    "--no-huge",
+    "-m",
+    "--socket-mem",
+    "--in-memory",
+    "--huge-dir",
+    "--legacy-mem",
+    "--single-file-segments",
+];
+const DEVICE_OPTS: &[&str] = &["-a", "--allow", "--vdev", "-w", "--pci-whitelist"];
+
+fn has_opt(args: &[String], names: &[&str]) -> bool {
+    args.iter().any(|a| {
+        names
+            .iter()
+            .any(|n| a == n || (n.starts_with("--") && a.starts_with(&format!("{n}="))) || (n.len() == 2 && a.starts_with(n) && a.len() > 2 && !a.starts_with("--")))
+    })
+}
+
+fn opt_value(args: &[String], name: &str) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == name {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+impl EalPlan {
+    /// Adds vfex's defaults to the user's EAL arguments.
+    pub fn new(user: &[String], huge: HugepageInfo) -> EalPlan {
+        let mut args = user.to_vec();
+        let mut warning = None;
+        let hugepages;
+        if has_opt(user, MEMORY_OPTS) {
+            hugepages = !has_opt(user, &["--no-huge"]);
+        } else if huge.usable() {
+            args.push("--in-memory".into());
+            hugepages = true;
+        } else {
+            args.extend(["--no-huge".into(), "-m".into(), NO_HUGE_MB.to_string()]);
+            hugepages = false;
+            warning = Some(format!(
+                "vfex: warning: no usable hugepages ({} MB free{}); running with --no-huge -m {NO_HUGE_MB} (about half the speed). Run scripts/setup.sh to reserve hugepages.",
+                huge.free_mb(),
+                if huge.mounted { "" } else { ", hugetlbfs not mounted" }
+            ));
+        }
+        let file_prefix = match opt_value(user, "--file-prefix") {
+            Some(p) => p,
+            None => {
+                args.extend(["--file-prefix".into(), DEFAULT_PREFIX.into()]);
+                DEFAULT_PREFIX.into()
+            }
+        };
+        EalPlan {
+            devices_given: has_opt(user, DEVICE_OPTS),
+            args,
+            hugepages,
+            warning,
+            file_prefix,
+        }
+    }
+}
+
+/// The runtime directory EAL uses for `prefix` (as root: /var/run/dpdk/PREFIX).
+pub fn runtime_dir(prefix: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|_| !is_root())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/run"));
+    base.join("dpdk").join(prefix)
+}
+
+fn is_root() -> bool {
+    // The runtime dir is /var/run/dpdk for root; XDG_RUNTIME_DIR otherwise.
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// Removes what EAL left in its runtime directory after `rte_eal_cleanup`
+/// (config, sockets, fbarray files) and the directory itself. Only files
+/// directly in `dir` are removed.
+pub fn remove_runtime_dir(dir: &Path) -> std::io::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            continue;
+        }
+        std::fs::remove_file(e.path())?;
+    }
+    std::fs::remove_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    const MOUNTS: &str = "hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
+
+    #[test]
+    fn parses_meminfo_and_mounts() {
+        let h = HugepageInfo::parse("HugePages_Total:    1024\nHugePages_Free:      512\nHugepagesize:       2048 kB\n", MOUNTS);
+        assert_eq!(h, HugepageInfo { free_pages: 512, page_kb: 2048, mounted: true });
+        assert_eq!(h.free_mb(), 1024);
+        assert!(h.usable());
+        assert!(!HugepageInfo::parse("HugePages_Free: 512\nHugepagesize: 2048 kB\n", "").usable());
+    }
+
+    #[test]
+    fn falls_back_to_no_huge_with_one_warning() {
+        let p = EalPlan::new(&s(&["-l", "0,1"]), HugepageInfo::default());
+        assert_eq!(p.args, s(&["-l", "0,1", "--no-huge", "-m", "1024", "--file-prefix", "vfex"]));
+        assert!(!p.hugepages);
+        assert!(p.warning.unwrap().contains("--no-huge"));
+        assert!(!p.devices_given);
+    }
+
+    #[test]
+    fn uses_hugepages_in_memory_when_free() {
+        let h = HugepageInfo { free_pages: 1024, page_kb: 2048, mounted: true };
+        let p = EalPlan::new(&s(&["--vdev", "net_null0"]), h);
+        assert_eq!(p.args, s(&["--vdev", "net_null0", "--in-memory", "--file-prefix", "vfex"]));
+        assert!(p.hugepages && p.warning.is_none() && p.devices_given);
+    }
+
+    #[test]
+    fn respects_user_memory_and_prefix() {
+        let h = HugepageInfo { free_pages: 1024, page_kb: 2048, mounted: true };
+        let p = EalPlan::new(&s(&["--no-huge", "-m", "256", "--file-prefix=x"]), h);
+        assert_eq!(p.args, s(&["--no-huge", "-m", "256", "--file-prefix=x"]));
+        assert!(!p.hugepages);
+        assert_eq!(p.file_prefix, "x");
+        let p = EalPlan::new(&s(&["-m512", "-a", "0000:01:00.0"]), HugepageInfo::default());
+        assert!(p.hugepages && p.devices_given);
+    }
+
+    #[test]
+    fn removes_runtime_dir_files() {
+        let d = std::env::temp_dir().join(format!("vfex-rt-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("config"), b"x").unwrap();
+        remove_runtime_dir(&d).unwrap();
+        assert!(!d.exists());
+        remove_runtime_dir(&d).unwrap();
+    }
+}

@@ -1,0 +1,398 @@
+//! vfex's own options (after `--`), defined as a table: one entry per option
+//! with its names, value, help and handler. `--help` is generated from it.
+
+use std::time::Duration;
+use vfex_dataplane::fwd::{ForwardMode, Topology};
+
+/// What the options set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Forwarding engine.
+    pub forward_mode: ForwardMode,
+    /// Port topology.
+    pub topology: Topology,
+    /// Run time; `None`: until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// Stats period; `None`: no periodic stats.
+    pub stats_period: Option<Duration>,
+    /// Forwarding cores (`None`: every worker lcore, as far as there are streams).
+    pub nb_cores: Option<usize>,
+    /// Rx queues per port.
+    pub rxq: u16,
+    /// Rx descriptors per queue.
+    pub rxd: u16,
+    /// Tx descriptors per queue.
+    pub txd: u16,
+    /// Mbufs in the pool (`None`: sized from ports and queues).
+    pub total_num_mbufs: Option<u32>,
+    /// Send one burst on every port before forwarding (for ring loops).
+    pub tx_first: bool,
+    /// Print help and exit.
+    pub help: bool,
+    /// Print the version and exit.
+    pub version: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            forward_mode: ForwardMode::Io,
+            topology: Topology::Paired,
+            duration: Some(Duration::from_secs(10)),
+            stats_period: Some(Duration::from_secs(1)),
+            nb_cores: None,
+            rxq: 1,
+            rxd: 1024,
+            txd: 1024,
+            total_num_mbufs: None,
+            tx_first: false,
+            help: false,
+            version: false,
+        }
+    }
+}
+
+/// One option: names, value placeholder (None: a flag), help, handler.
+pub struct OptDef {
+    /// Long name without dashes.
+    pub long: &'static str,
+    /// Short name, if any.
+    pub short: Option<char>,
+    /// Value placeholder; `None` for a flag.
+    pub value: Option<&'static str>,
+    /// One line of help.
+    pub help: &'static str,
+    /// Applies the value (a flag gets `None`).
+    pub apply: fn(&mut Options, Option<&str>) -> Result<(), String>,
+}
+
+fn secs(v: &str, allow_zero: bool) -> Result<Option<Duration>, String> {
+    let f: f64 = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    if !f.is_finite() || f < 0.0 || f > 31_536_000.0 {
+        return Err(format!("{v:?} is out of range (0 to 31536000 seconds)"));
+    }
+    if f == 0.0 {
+        return if allow_zero { Ok(None) } else { Err("must be greater than 0".into()) };
+    }
+    Ok(Some(Duration::from_secs_f64(f)))
+}
+
+fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(v: &str, lo: T, hi: T) -> Result<T, String> {
+    let n: T = v.parse().map_err(|_| format!("{v:?} is not a whole number"))?;
+    if n < lo || n > hi {
+        return Err(format!("{v} is out of range ({lo} to {hi})"));
+    }
+    Ok(n)
+}
+
+fn val(v: Option<&str>) -> &str {
+    v.unwrap_or_default()
+}
+
+/// Every option vfex takes after `--`.
+pub const OPTIONS: &[OptDef] = &[
+    OptDef {
+        long: "forward-mode",
+        short: None,
+        value: Some("MODE"),
+        help: "forwarding engine: io (unchanged) or macswap (swap MAC addresses) [io]",
+        apply: |o, v| {
+            o.forward_mode = val(v).parse()?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "port-topology",
+        short: None,
+        value: Some("TOPO"),
+        help: "paired (0<->1, 2<->3), chained (0->1->...->0) or loop (back out of the same port) [paired]",
+        apply: |o, v| {
+            o.topology = val(v).parse()?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "duration",
+        short: None,
+        value: Some("SECONDS"),
+        help: "stop after this long; 0 runs until Ctrl-C (SIGINT) or SIGTERM [10]",
+        apply: |o, v| {
+            o.duration = secs(val(v), true)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "stats-period",
+        short: None,
+        value: Some("SECONDS"),
+        help: "print per-port stats this often; 0 prints only the final summary [1]",
+        apply: |o, v| {
+            o.stats_period = secs(val(v), true)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "nb-cores",
+        short: None,
+        value: Some("N"),
+        help: "forwarding cores to use (worker lcores from EAL's -l) [all]",
+        apply: |o, v| {
+            o.nb_cores = Some(num(val(v), 1usize, 127)?);
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "rxq",
+        short: None,
+        value: Some("N"),
+        help: "rx queues per port, spread over the forwarding cores (RSS) [1]",
+        apply: |o, v| {
+            o.rxq = num(val(v), 1u16, 64)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "rxd",
+        short: None,
+        value: Some("N"),
+        help: "rx descriptors per queue [1024]",
+        apply: |o, v| {
+            o.rxd = num(val(v), 32u16, 16384)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "txd",
+        short: None,
+        value: Some("N"),
+        help: "tx descriptors per queue [1024]",
+        apply: |o, v| {
+            o.txd = num(val(v), 32u16, 16384)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "total-num-mbufs",
+        short: None,
+        value: Some("N"),
+        help: "mbufs in the packet pool [sized from ports, queues and descriptors]",
+        apply: |o, v| {
+            o.total_num_mbufs = Some(num(val(v), 1024u32, 16_777_216)?);
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "tx-first",
+        short: None,
+        value: None,
+        help: "send one burst of 32 frames on every port before forwarding (starts traffic on ring loops)",
+        apply: |o, _| {
+            o.tx_first = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "help",
+        short: Some('h'),
+        value: None,
+        help: "print this help and exit",
+        apply: |o, _| {
+            o.help = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "version",
+        short: Some('V'),
+        value: None,
+        help: "print the version and exit",
+        apply: |o, _| {
+            o.version = true;
+            Ok(())
+        },
+    },
+];
+
+/// Parses vfex options (the part after `--`). Errors name the bad token and
+/// what was expected.
+pub fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let (name, inline) = if let Some(rest) = a.strip_prefix("--") {
+            match rest.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (rest.to_owned(), None),
+            }
+        } else if let Some(c) = a.strip_prefix('-').filter(|c| c.chars().count() == 1) {
+            let ch = c.chars().next().unwrap_or_default();
+            match OPTIONS.iter().find(|d| d.short == Some(ch)) {
+                Some(d) => (d.long.to_owned(), None),
+                None => return Err(format!("unknown option {a:?} (see vfex --help)")),
+            }
+        } else {
+            return Err(format!("unexpected argument {a:?}: vfex options start with -- (see vfex --help)"));
+        };
+        let Some(def) = OPTIONS.iter().find(|d| d.long == name) else {
+            return Err(format!("unknown option \"--{name}\" (see vfex --help)"));
+        };
+        let value = match (def.value, inline) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(format!("option --{name} takes no value")),
+            (Some(_), Some(v)) => Some(v),
+            (Some(meta), None) => {
+                i += 1;
+                match args.get(i) {
+                    Some(v) => Some(v.clone()),
+                    None => return Err(format!("option --{name} needs a value ({meta})")),
+                }
+            }
+        };
+        (def.apply)(&mut o, value.as_deref()).map_err(|e| format!("--{name} {}: {e}", value.as_deref().unwrap_or("")))?;
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// The help text, generated from [`OPTIONS`].
+pub fn help() -> String {
+    let mut h = String::from(
+        "vfex: software VM-FEX dataplane (VN-Tag, E-Tag, 802.1Qbg) on DPDK\n\n\
+Usage: vfex [EAL options] -- [vfex options]\n\n\
+As with dpdk-testpmd, the options before `--` go to DPDK's EAL and the ones after it to vfex.\n\
+With no ports (no -a/--vdev), vfex runs its embedded default: io forwarding between two\n\
+virtual ports (net_null0, net_null1) for 10 seconds, with stats every second.\n\n\
+EAL options (the common ones; all of DPDK's are accepted):\n\
+  -l CORELIST               lcores to use, e.g. 0,1 (the first is the main lcore; the others forward)\n\
+  -a, --allow PCI[,ARGS]    use this PCI device (repeatable), e.g. -a 0000:03:00.1\n\
+  --vdev NAME[,ARGS]        add a virtual device, e.g. --vdev net_ring0, --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap\n\
+  --no-huge, -m MB          run without hugepages with MB of memory\n\
+  --in-memory               hugepages without files in hugetlbfs\n\
+  --file-prefix NAME        name of this instance's runtime files [vfex]\n\
+  --no-pci                  do not probe PCI devices\n\
+vfex adds --in-memory when 512 MB of hugepages are free, otherwise --no-huge -m 1024 with a warning,\n\
+and --file-prefix vfex, unless you give your own memory or prefix options.\n\n\
+vfex options:\n",
+    );
+    for d in OPTIONS {
+        let mut left = String::from("  ");
+        if let Some(c) = d.short {
+            left.push_str(&format!("-{c}, "));
+        }
+        left.push_str("--");
+        left.push_str(d.long);
+        if let Some(v) = d.value {
+            left.push(' ');
+            left.push_str(v);
+        }
+        h.push_str(&format!("{left:<28}{}\n", d.help));
+    }
+    h.push_str(
+        "\nExit status: 0 ok, 1 runtime error, 2 usage error.\n\
+Ctrl-C (SIGINT) or SIGTERM stops forwarding and prints the final summary.\n",
+    );
+    h
+}
+
+/// Splits argv (without the program name) at the first `--` into EAL and
+/// vfex arguments.
+pub fn split_args(argv: &[String]) -> (Vec<String>, Vec<String>) {
+    match argv.iter().position(|a| a == "--") {
+        Some(i) => (argv[..i].to_vec(), argv[i + 1..].to_vec()),
+        None => (argv.to_vec(), Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: &[&str]) -> Result<Options, String> {
+        parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults() {
+        let o = p(&[]).unwrap();
+        assert_eq!(o, Options::default());
+        assert_eq!(o.duration, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn forward_mode() {
+        assert_eq!(p(&["--forward-mode", "macswap"]).unwrap().forward_mode, ForwardMode::MacSwap);
+        assert_eq!(p(&["--forward-mode=io"]).unwrap().forward_mode, ForwardMode::Io);
+        let e = p(&["--forward-mode", "rxonly"]).unwrap_err();
+        assert!(e.contains("rxonly") && e.contains("expected io or macswap"), "{e}");
+        assert!(p(&["--forward-mode"]).unwrap_err().contains("needs a value (MODE)"));
+    }
+
+    #[test]
+    fn port_topology() {
+        assert_eq!(p(&["--port-topology", "loop"]).unwrap().topology, Topology::Loop);
+        assert_eq!(p(&["--port-topology", "chained"]).unwrap().topology, Topology::Chained);
+        assert!(p(&["--port-topology", "ring"]).unwrap_err().contains("paired, chained or loop"));
+    }
+
+    #[test]
+    fn duration() {
+        assert_eq!(p(&["--duration", "2.5"]).unwrap().duration, Some(Duration::from_millis(2500)));
+        assert_eq!(p(&["--duration", "0"]).unwrap().duration, None);
+        assert!(p(&["--duration", "-1"]).unwrap_err().contains("out of range"));
+        assert!(p(&["--duration", "ten"]).unwrap_err().contains("\"ten\" is not a number"));
+        assert!(p(&["--duration", "NaN"]).is_err());
+    }
+
+    #[test]
+    fn stats_period() {
+        assert_eq!(p(&["--stats-period", "0"]).unwrap().stats_period, None);
+        assert_eq!(p(&["--stats-period", "2"]).unwrap().stats_period, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn nb_cores_rxq_rxd_txd_mbufs() {
+        let o = p(&["--nb-cores", "2", "--rxq", "4", "--rxd", "512", "--txd", "256", "--total-num-mbufs", "4096"]).unwrap();
+        assert_eq!((o.nb_cores, o.rxq, o.rxd, o.txd, o.total_num_mbufs), (Some(2), 4, 512, 256, Some(4096)));
+        assert!(p(&["--nb-cores", "0"]).unwrap_err().contains("out of range (1 to 127)"));
+        assert!(p(&["--rxq", "65"]).is_err());
+        assert!(p(&["--rxd", "8"]).is_err());
+        assert!(p(&["--txd", "x"]).unwrap_err().contains("not a whole number"));
+        assert!(p(&["--total-num-mbufs", "10"]).is_err());
+    }
+
+    #[test]
+    fn flags() {
+        let o = p(&["--tx-first", "-h", "--version"]).unwrap();
+        assert!(o.tx_first && o.help && o.version);
+        assert!(p(&["-V"]).unwrap().version);
+        assert!(p(&["--tx-first=yes"]).unwrap_err().contains("takes no value"));
+    }
+
+    #[test]
+    fn bad_tokens_are_named() {
+        assert!(p(&["--frobnicate"]).unwrap_err().contains("\"--frobnicate\""));
+        assert!(p(&["-z"]).unwrap_err().contains("\"-z\""));
+        assert!(p(&["stray"]).unwrap_err().contains("\"stray\""));
+    }
+
+    #[test]
+    fn help_lists_every_option() {
+        let h = help();
+        for d in OPTIONS {
+            assert!(h.contains(&format!("--{}", d.long)), "{}", d.long);
+        }
+        assert!(h.contains("Usage: vfex [EAL options] -- [vfex options]"));
+    }
+
+    #[test]
+    fn splits_at_double_dash() {
+        let v: Vec<String> = ["-l", "0,1", "--", "--duration", "1"].iter().map(|s| s.to_string()).collect();
+        let (e, o) = split_args(&v);
+        assert_eq!(e, ["-l", "0,1"]);
+        assert_eq!(o, ["--duration", "1"]);
+        assert_eq!(split_args(&v[..2]).1.len(), 0);
+    }
+}

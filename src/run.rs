@@ -1,0 +1,307 @@
+//! The main job: EAL up, ports configured, workers forwarding, stats every
+//! period, a final summary, everything closed and cleaned up.
+
+use crate::options::Options;
+use anyhow::{Context, anyhow};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vfex_control::eal::{EalPlan, HugepageInfo, remove_runtime_dir, runtime_dir};
+use vfex_dataplane::dpdk::{self, Burst, DEFAULT_DATA_ROOM, Eal, Mempool, Port, PortConfig, QueueId};
+use vfex_dataplane::fwd::{self, MAX_PKT_BURST, WorkerCounters};
+
+/// How a run failed.
+pub enum RunError {
+    /// Bad command line or EAL arguments (exit 2).
+    Usage(anyhow::Error),
+    /// Anything else (exit 1).
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        RunError::Runtime(e)
+    }
+}
+
+/// Devices of the embedded default.
+const DEFAULT_PORTS: [&str; 2] = ["net_null0", "net_null1"];
+
+pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
+    let plan = EalPlan::new(user_eal, HugepageInfo::probe());
+    if let Some(w) = &plan.warning {
+        eprintln!("{w}");
+    }
+    // Ctrl-C / SIGTERM set `stop`; a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .context("installing signal handlers")?;
+    }
+    let eal = Eal::init(&plan.args).map_err(|e| {
+        RunError::Usage(anyhow!(e).context("EAL could not start with these options (see EAL's message above)"))
+    })?;
+    let result = forward(&eal, &plan, opts, &stop);
+    drop(eal); // rte_eal_cleanup
+    if let Err(e) = remove_runtime_dir(&runtime_dir(&plan.file_prefix)) {
+        eprintln!("vfex: warning: could not remove the runtime directory: {e}");
+    }
+    result
+}
+
+fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Result<(), RunError> {
+    let ids = eal.port_ids();
+    let embedded = ids.is_empty();
+    if embedded && plan.devices_given {
+        return Err(RunError::Usage(anyhow!(
+            "no usable port among the devices given (check -a/--vdev and that the devices are bound to a DPDK driver)"
+        )));
+    }
+    let nports = if embedded { DEFAULT_PORTS.len() } else { ids.len() };
+    let workers_avail = eal.worker_lcores();
+    if workers_avail.is_empty() {
+        return Err(RunError::Usage(anyhow!(
+            "no worker lcore: give EAL at least two lcores, e.g. -l 0,1 (the first is the main lcore)"
+        )));
+    }
+    let streams = nports * usize::from(opts.rxq);
+    let want = opts.nb_cores.unwrap_or(workers_avail.len());
+    if want > workers_avail.len() {
+        return Err(RunError::Usage(anyhow!(
+            "--nb-cores {want}: only {} worker lcores are enabled (EAL -l)",
+            workers_avail.len()
+        )));
+    }
+    let nworkers = want.min(streams);
+    let lcores = &workers_avail[..nworkers];
+    let nb_mbufs = opts.total_num_mbufs.unwrap_or_else(|| {
+        let (np, nw) = (nports as u32, nworkers as u32);
+        let per_port = u32::from(opts.rxq) * u32::from(opts.rxd) + nw * u32::from(opts.txd);
+        (np * per_port + nw * (MAX_PKT_BURST as u32 * (np + 1) + 256) + 4096).max(8192)
+    });
+    let pool = Mempool::new(eal, "vfex_pkts", nb_mbufs, 256, DEFAULT_DATA_ROOM, None).with_context(|| {
+        format!("creating a pool of {nb_mbufs} mbufs (try fewer with --total-num-mbufs or more memory with -m)")
+    })?;
+    let mut ports: Vec<Port<'_>> = Vec::with_capacity(nports);
+    if embedded {
+        println!(
+            "vfex: no ports given: running the embedded default, {} forwarding between {}",
+            opts.forward_mode,
+            DEFAULT_PORTS.join(" and ")
+        );
+        for d in DEFAULT_PORTS {
+            ports.push(Port::attach(eal, d).with_context(|| format!("attaching {d}"))?);
+        }
+    } else {
+        for id in ids {
+            ports.push(Port::open(eal, id)?);
+        }
+    }
+    let cfg = PortConfig {
+        rx_queues: opts.rxq,
+        tx_queues: nworkers as u16,
+        rx_desc: opts.rxd,
+        tx_desc: opts.txd,
+        promiscuous: true,
+    };
+    for p in ports.iter_mut() {
+        p.configure(&pool, &cfg)
+            .with_context(|| format!("configuring port {} ({})", p.id(), p.name()))?;
+        p.start()
+            .with_context(|| format!("starting port {} ({})", p.id(), p.name()))?;
+    }
+    for p in &ports {
+        let mac = p.mac().unwrap_or_default();
+        println!(
+            "port {}: {} ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} rxq {} txq {}",
+            p.id(),
+            p.name(),
+            p.driver(),
+            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+            p.rx_queues(),
+            p.tx_queues()
+        );
+    }
+    println!(
+        "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}",
+        opts.forward_mode,
+        nworkers,
+        lcores.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(","),
+        streams,
+        opts.topology,
+        if plan.hugepages { "hugepages" } else { "no hugepages" }
+    );
+    if opts.tx_first {
+        tx_first(&pool, &ports)?;
+    }
+    let counters: Vec<WorkerCounters> = (0..nworkers).map(|_| WorkerCounters::new(ports.len())).collect();
+    let start = Instant::now();
+    let monitor = Monitor {
+        ports: &ports,
+        counters: &counters,
+        nworkers,
+    };
+    fwd::forward(eal, &ports, lcores, opts.forward_mode, opts.topology, &counters, stop, || {
+        monitor.run(opts, stop, start)
+    })?;
+    let elapsed = start.elapsed();
+    monitor.summary(elapsed);
+    for p in ports.iter_mut() {
+        p.stop().ok();
+    }
+    drop(ports);
+    let in_use = pool.in_use();
+    if in_use != 0 {
+        eprintln!("vfex: warning: {in_use} mbufs still in use after the ports closed");
+    }
+    Ok(())
+}
+
+/// Sends one burst of 64-byte frames on queue 0 of every port.
+fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>]) -> Result<(), RunError> {
+    let mut frame = [0u8; 60];
+    frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+    for p in ports {
+        let mut b: Burst<MAX_PKT_BURST> = Burst::new();
+        if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {
+            return Err(anyhow!("mempool empty before --tx-first").into());
+        }
+        for m in b.as_mut_slice() {
+            m.set_data(&frame).map_err(|e| anyhow!("building a --tx-first frame: {e}"))?;
+        }
+        let mut q = p.tx_queue(QueueId(0))?;
+        let n = q.tx_burst(&mut b);
+        println!("tx-first: port {} sent {n} frames", p.id());
+    }
+    Ok(())
+}
+
+struct Monitor<'a, 'p> {
+    ports: &'a [Port<'p>],
+    counters: &'a [WorkerCounters],
+    nworkers: usize,
+}
+
+impl Monitor<'_, '_> {
+    fn totals(&self) -> Vec<(u64, u64, u64)> {
+        (0..self.ports.len())
+            .map(|i| WorkerCounters::sum_port(self.counters, i))
+            .collect()
+    }
+
+    /// Runs on the main lcore while the workers forward.
+    fn run(&self, opts: &Options, stop: &AtomicBool, start: Instant) {
+        let deadline = opts.duration.map(|d| start + d);
+        let mut last = self.totals();
+        let mut last_t = start;
+        let mut next = opts.stats_period.map(|p| start + p);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                println!("\nvfex: signal received, stopping");
+                return;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return;
+            }
+            if let Some(n) = next
+                && now >= n
+            {
+                let cur = self.totals();
+                self.print_period(now - start, now - last_t, &last, &cur);
+                last = cur;
+                last_t = now;
+                next = opts.stats_period.map(|p| n + p);
+            }
+            let mut wake = now + Duration::from_millis(50);
+            if let Some(n) = next {
+                wake = wake.min(n);
+            }
+            if let Some(d) = deadline {
+                wake = wake.min(d);
+            }
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    fn print_period(&self, t: Duration, dt: Duration, last: &[(u64, u64, u64)], cur: &[(u64, u64, u64)]) {
+        let secs = dt.as_secs_f64().max(1e-9);
+        let mut out = String::new();
+        let (mut trx, mut ttx) = (0.0, 0.0);
+        for (i, p) in self.ports.iter().enumerate() {
+            let rx_pps = (cur[i].0 - last[i].0) as f64 / secs;
+            let tx_pps = (cur[i].1 - last[i].1) as f64 / secs;
+            trx += rx_pps;
+            ttx += tx_pps;
+            out.push_str(&format!(
+                "[{:>7.1} s] port {:<2} {:<12} rx-pps {:>11.0}  tx-pps {:>11.0}  rx {:>12}  tx {:>12}  drops {}\n",
+                t.as_secs_f64(),
+                p.id(),
+                p.name(),
+                rx_pps,
+                tx_pps,
+                cur[i].0,
+                cur[i].1,
+                cur[i].2
+            ));
+        }
+        out.push_str(&format!(
+            "[{:>7.1} s] total   {:<12} rx-pps {:>11.0}  tx-pps {:>11.0}  per-core-pps {:.0} ({} cores) = {:.2} Mpps/core\n",
+            t.as_secs_f64(),
+            "",
+            trx,
+            ttx,
+            trx / self.nworkers as f64,
+            self.nworkers,
+            trx / self.nworkers as f64 / 1e6
+        ));
+        let mut so = std::io::stdout().lock();
+        let _ = so.write_all(out.as_bytes());
+        let _ = so.flush();
+    }
+
+    fn summary(&self, elapsed: Duration) {
+        let t = self.totals();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        println!("\n  ---------------------- Forward statistics ({:.2} s) ----------------------", secs);
+        let (mut rx, mut tx, mut drops) = (0, 0, 0);
+        for (i, p) in self.ports.iter().enumerate() {
+            let (r, x, d) = t[i];
+            rx += r;
+            tx += x;
+            drops += d;
+            let es = p.stats().unwrap_or_default();
+            println!(
+                "  port {} {:<12} RX-packets: {:<14} TX-packets: {:<14} TX-dropped(tx_full): {:<10} RX-missed: {} RX-nombuf: {}",
+                p.id(),
+                p.name(),
+                r,
+                x,
+                d,
+                es.imissed,
+                es.rx_nombuf
+            );
+        }
+        println!(
+            "  total               RX-packets: {:<14} TX-packets: {:<14} TX-dropped(tx_full): {:<10}",
+            rx, tx, drops
+        );
+        println!(
+            "  average: {:.3} Mpps received, {:.3} Mpps per forwarding core ({} cores)",
+            rx as f64 / secs / 1e6,
+            rx as f64 / secs / 1e6 / self.nworkers as f64,
+            self.nworkers
+        );
+        println!("  -------------------------------------------------------------------------");
+    }
+}
+
+impl From<dpdk::Error> for RunError {
+    fn from(e: dpdk::Error) -> Self {
+        RunError::Runtime(e.into())
+    }
+}
