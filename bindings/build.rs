@@ -10,7 +10,9 @@ const MIN_VERSION: &str = "22.11";
 
 fn fail(msg: &str) -> ! {
     // Cargo prints build-script stderr on failure; keep the actionable line first.
-    eprintln!("error: dpdk-sys: {msg}; run scripts/setup.sh (installs libdpdk-dev, pkg-config, clang)");
+    eprintln!(
+        "error: dpdk-sys: {msg}; run scripts/setup.sh (installs libdpdk-dev, pkg-config, clang)"
+    );
     println!("cargo::error=dpdk-sys: {msg}; run scripts/setup.sh");
     exit(1);
 }
@@ -52,7 +54,11 @@ fn main() {
     // Same cflags as libdpdk itself: -include rte_config.h, -march=..., include dirs.
     let cflags = pkg_config(&["--cflags"]);
     let mut build = cc::Build::new();
-    build.file("shim/shim.c").include("shim").opt_level(3).warnings(true);
+    build
+        .file("shim/shim.c")
+        .include("shim")
+        .opt_level(3)
+        .warnings(true);
     for f in &cflags {
         build.flag(f);
     }

@@ -70,17 +70,27 @@ fn secs(v: &str, allow_zero: bool) -> Result<Option<Duration>, String> {
     let f: f64 = v
         .parse()
         .map_err(|_| format!("{v:?} is not a number of seconds"))?;
-    if !f.is_finite() || f < 0.0 || f > 31_536_000.0 {
+    if !f.is_finite() || !(0.0..=31_536_000.0).contains(&f) {
         return Err(format!("{v:?} is out of range (0 to 31536000 seconds)"));
     }
     if f == 0.0 {
-        return if allow_zero { Ok(None) } else { Err("must be greater than 0".into()) };
+        return if allow_zero {
+            Ok(None)
+        } else {
+            Err("must be greater than 0".into())
+        };
     }
     Ok(Some(Duration::from_secs_f64(f)))
 }
 
-fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(v: &str, lo: T, hi: T) -> Result<T, String> {
-    let n: T = v.parse().map_err(|_| format!("{v:?} is not a whole number"))?;
+fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    v: &str,
+    lo: T,
+    hi: T,
+) -> Result<T, String> {
+    let n: T = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not a whole number"))?;
     if n < lo || n > hi {
         return Err(format!("{v} is out of range ({lo} to {hi})"));
     }
@@ -234,7 +244,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 None => return Err(format!("unknown option {a:?} (see vfex --help)")),
             }
         } else {
-            return Err(format!("unexpected argument {a:?}: vfex options start with -- (see vfex --help)"));
+            return Err(format!(
+                "unexpected argument {a:?}: vfex options start with -- (see vfex --help)"
+            ));
         };
         let Some(def) = OPTIONS.iter().find(|d| d.long == name) else {
             return Err(format!("unknown option \"--{name}\" (see vfex --help)"));
@@ -251,7 +263,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 }
             }
         };
-        (def.apply)(&mut o, value.as_deref()).map_err(|e| format!("--{name} {}: {e}", value.as_deref().unwrap_or("")))?;
+        (def.apply)(&mut o, value.as_deref())
+            .map_err(|e| format!("--{name} {}: {e}", value.as_deref().unwrap_or("")))?;
         i += 1;
     }
     Ok(o)
@@ -323,43 +336,103 @@ mod tests {
 
     #[test]
     fn forward_mode() {
-        assert_eq!(p(&["--forward-mode", "macswap"]).unwrap().forward_mode, ForwardMode::MacSwap);
-        assert_eq!(p(&["--forward-mode=io"]).unwrap().forward_mode, ForwardMode::Io);
+        assert_eq!(
+            p(&["--forward-mode", "macswap"]).unwrap().forward_mode,
+            ForwardMode::MacSwap
+        );
+        assert_eq!(
+            p(&["--forward-mode=io"]).unwrap().forward_mode,
+            ForwardMode::Io
+        );
         let e = p(&["--forward-mode", "rxonly"]).unwrap_err();
-        assert!(e.contains("rxonly") && e.contains("expected io or macswap"), "{e}");
-        assert!(p(&["--forward-mode"]).unwrap_err().contains("needs a value (MODE)"));
+        assert!(
+            e.contains("rxonly") && e.contains("expected io or macswap"),
+            "{e}"
+        );
+        assert!(
+            p(&["--forward-mode"])
+                .unwrap_err()
+                .contains("needs a value (MODE)")
+        );
     }
 
     #[test]
     fn port_topology() {
-        assert_eq!(p(&["--port-topology", "loop"]).unwrap().topology, Topology::Loop);
-        assert_eq!(p(&["--port-topology", "chained"]).unwrap().topology, Topology::Chained);
-        assert!(p(&["--port-topology", "ring"]).unwrap_err().contains("paired, chained or loop"));
+        assert_eq!(
+            p(&["--port-topology", "loop"]).unwrap().topology,
+            Topology::Loop
+        );
+        assert_eq!(
+            p(&["--port-topology", "chained"]).unwrap().topology,
+            Topology::Chained
+        );
+        assert!(
+            p(&["--port-topology", "ring"])
+                .unwrap_err()
+                .contains("paired, chained or loop")
+        );
     }
 
     #[test]
     fn duration() {
-        assert_eq!(p(&["--duration", "2.5"]).unwrap().duration, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            p(&["--duration", "2.5"]).unwrap().duration,
+            Some(Duration::from_millis(2500))
+        );
         assert_eq!(p(&["--duration", "0"]).unwrap().duration, None);
-        assert!(p(&["--duration", "-1"]).unwrap_err().contains("out of range"));
-        assert!(p(&["--duration", "ten"]).unwrap_err().contains("\"ten\" is not a number"));
+        assert!(
+            p(&["--duration", "-1"])
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            p(&["--duration", "ten"])
+                .unwrap_err()
+                .contains("\"ten\" is not a number")
+        );
         assert!(p(&["--duration", "NaN"]).is_err());
     }
 
     #[test]
     fn stats_period() {
         assert_eq!(p(&["--stats-period", "0"]).unwrap().stats_period, None);
-        assert_eq!(p(&["--stats-period", "2"]).unwrap().stats_period, Some(Duration::from_secs(2)));
+        assert_eq!(
+            p(&["--stats-period", "2"]).unwrap().stats_period,
+            Some(Duration::from_secs(2))
+        );
     }
 
     #[test]
     fn nb_cores_rxq_rxd_txd_mbufs() {
-        let o = p(&["--nb-cores", "2", "--rxq", "4", "--rxd", "512", "--txd", "256", "--total-num-mbufs", "4096"]).unwrap();
-        assert_eq!((o.nb_cores, o.rxq, o.rxd, o.txd, o.total_num_mbufs), (Some(2), 4, 512, 256, Some(4096)));
-        assert!(p(&["--nb-cores", "0"]).unwrap_err().contains("out of range (1 to 127)"));
+        let o = p(&[
+            "--nb-cores",
+            "2",
+            "--rxq",
+            "4",
+            "--rxd",
+            "512",
+            "--txd",
+            "256",
+            "--total-num-mbufs",
+            "4096",
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.nb_cores, o.rxq, o.rxd, o.txd, o.total_num_mbufs),
+            (Some(2), 4, 512, 256, Some(4096))
+        );
+        assert!(
+            p(&["--nb-cores", "0"])
+                .unwrap_err()
+                .contains("out of range (1 to 127)")
+        );
         assert!(p(&["--rxq", "65"]).is_err());
         assert!(p(&["--rxd", "8"]).is_err());
-        assert!(p(&["--txd", "x"]).unwrap_err().contains("not a whole number"));
+        assert!(
+            p(&["--txd", "x"])
+                .unwrap_err()
+                .contains("not a whole number")
+        );
         assert!(p(&["--total-num-mbufs", "10"]).is_err());
     }
 
@@ -368,12 +441,20 @@ mod tests {
         let o = p(&["--tx-first", "-h", "--version"]).unwrap();
         assert!(o.tx_first && o.help && o.version);
         assert!(p(&["-V"]).unwrap().version);
-        assert!(p(&["--tx-first=yes"]).unwrap_err().contains("takes no value"));
+        assert!(
+            p(&["--tx-first=yes"])
+                .unwrap_err()
+                .contains("takes no value")
+        );
     }
 
     #[test]
     fn bad_tokens_are_named() {
-        assert!(p(&["--frobnicate"]).unwrap_err().contains("\"--frobnicate\""));
+        assert!(
+            p(&["--frobnicate"])
+                .unwrap_err()
+                .contains("\"--frobnicate\"")
+        );
         assert!(p(&["-z"]).unwrap_err().contains("\"-z\""));
         assert!(p(&["stray"]).unwrap_err().contains("\"stray\""));
     }
@@ -389,7 +470,10 @@ mod tests {
 
     #[test]
     fn splits_at_double_dash() {
-        let v: Vec<String> = ["-l", "0,1", "--", "--duration", "1"].iter().map(|s| s.to_string()).collect();
+        let v: Vec<String> = ["-l", "0,1", "--", "--duration", "1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (e, o) = split_args(&v);
         assert_eq!(e, ["-l", "0,1"]);
         assert_eq!(o, ["--duration", "1"]);

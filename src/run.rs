@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vfex_control::eal::{EalPlan, HugepageInfo, remove_runtime_dir, runtime_dir};
-use vfex_dataplane::dpdk::{self, Burst, DEFAULT_DATA_ROOM, Eal, Mempool, Port, PortConfig, QueueId};
+use vfex_dataplane::dpdk::{
+    self, Burst, DEFAULT_DATA_ROOM, Eal, Mempool, Port, PortConfig, QueueId,
+};
 use vfex_dataplane::fwd::{self, MAX_PKT_BURST, WorkerCounters};
 
 /// How a run failed.
@@ -41,7 +43,9 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
             .context("installing signal handlers")?;
     }
     let eal = Eal::init(&plan.args).map_err(|e| {
-        RunError::Usage(anyhow!(e).context("EAL could not start with these options (see EAL's message above)"))
+        RunError::Usage(
+            anyhow!(e).context("EAL could not start with these options (see EAL's message above)"),
+        )
     })?;
     let result = forward(&eal, &plan, opts, &stop);
     drop(eal); // rte_eal_cleanup
@@ -59,7 +63,11 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             "no usable port among the devices given (check -a/--vdev and that the devices are bound to a DPDK driver)"
         )));
     }
-    let nports = if embedded { DEFAULT_PORTS.len() } else { ids.len() };
+    let nports = if embedded {
+        DEFAULT_PORTS.len()
+    } else {
+        ids.len()
+    };
     let workers_avail = eal.worker_lcores();
     if workers_avail.is_empty() {
         return Err(RunError::Usage(anyhow!(
@@ -119,7 +127,12 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             p.id(),
             p.name(),
             p.driver(),
-            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+            mac[0],
+            mac[1],
+            mac[2],
+            mac[3],
+            mac[4],
+            mac[5],
             p.rx_queues(),
             p.tx_queues()
         );
@@ -128,24 +141,40 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}",
         opts.forward_mode,
         nworkers,
-        lcores.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(","),
+        lcores
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
         streams,
         opts.topology,
-        if plan.hugepages { "hugepages" } else { "no hugepages" }
+        if plan.hugepages {
+            "hugepages"
+        } else {
+            "no hugepages"
+        }
     );
     if opts.tx_first {
         tx_first(&pool, &ports)?;
     }
-    let counters: Vec<WorkerCounters> = (0..nworkers).map(|_| WorkerCounters::new(ports.len())).collect();
+    let counters: Vec<WorkerCounters> = (0..nworkers)
+        .map(|_| WorkerCounters::new(ports.len()))
+        .collect();
     let start = Instant::now();
     let monitor = Monitor {
         ports: &ports,
         counters: &counters,
         nworkers,
     };
-    fwd::forward(eal, &ports, lcores, opts.forward_mode, opts.topology, &counters, stop, || {
-        monitor.run(opts, stop, start)
-    })?;
+    fwd::forward(
+        eal,
+        &ports,
+        lcores,
+        (opts.forward_mode, opts.topology),
+        &counters,
+        stop,
+        || monitor.run(opts, stop, start),
+    )?;
     let elapsed = start.elapsed();
     monitor.summary(elapsed);
     for p in ports.iter_mut() {
@@ -171,7 +200,8 @@ fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>]) -> Result<(), RunError> {
             return Err(anyhow!("mempool empty before --tx-first").into());
         }
         for m in b.as_mut_slice() {
-            m.set_data(&frame).map_err(|e| anyhow!("building a --tx-first frame: {e}"))?;
+            m.set_data(&frame)
+                .map_err(|e| anyhow!("building a --tx-first frame: {e}"))?;
         }
         let mut q = p.tx_queue(QueueId(0))?;
         let n = q.tx_burst(&mut b);
@@ -228,7 +258,13 @@ impl Monitor<'_, '_> {
         }
     }
 
-    fn print_period(&self, t: Duration, dt: Duration, last: &[(u64, u64, u64)], cur: &[(u64, u64, u64)]) {
+    fn print_period(
+        &self,
+        t: Duration,
+        dt: Duration,
+        last: &[(u64, u64, u64)],
+        cur: &[(u64, u64, u64)],
+    ) {
         let secs = dt.as_secs_f64().max(1e-9);
         let mut out = String::new();
         let (mut trx, mut ttx) = (0.0, 0.0);
@@ -267,7 +303,10 @@ impl Monitor<'_, '_> {
     fn summary(&self, elapsed: Duration) {
         let t = self.totals();
         let secs = elapsed.as_secs_f64().max(1e-9);
-        println!("\n  ---------------------- Forward statistics ({:.2} s) ----------------------", secs);
+        println!(
+            "\n  ---------------------- Forward statistics ({:.2} s) ----------------------",
+            secs
+        );
         let (mut rx, mut tx, mut drops) = (0, 0, 0);
         for (i, p) in self.ports.iter().enumerate() {
             let (r, x, d) = t[i];

@@ -4,6 +4,8 @@
 //!   `--in-memory`, `--huge-dir`, ...), use hugepages with `--in-memory` when
 //!   enough are free, otherwise fall back to `--no-huge -m <MB>` and say so in
 //!   one warning line.
+//! - PCI: `--no-pci` when the user named no device (the embedded default
+//!   runs on virtual devices).
 //! - File prefix: `vfex` unless the user gave `--file-prefix`, so that the
 //!   runtime directory can be found and removed at exit.
 
@@ -41,14 +43,16 @@ impl HugepageInfo {
             meminfo
                 .lines()
                 .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().split_whitespace().next())
+                .and_then(|v| v.split_whitespace().next())
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
         HugepageInfo {
             free_pages: field("HugePages_Free:"),
             page_kb: field("Hugepagesize:"),
-            mounted: mounts.lines().any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs")),
+            mounted: mounts
+                .lines()
+                .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs")),
         }
     }
 
@@ -91,9 +95,11 @@ const DEVICE_OPTS: &[&str] = &["-a", "--allow", "--vdev", "-w", "--pci-whitelist
 
 fn has_opt(args: &[String], names: &[&str]) -> bool {
     args.iter().any(|a| {
-        names
-            .iter()
-            .any(|n| a == n || (n.starts_with("--") && a.starts_with(&format!("{n}="))) || (n.len() == 2 && a.starts_with(n) && a.len() > 2 && !a.starts_with("--")))
+        names.iter().any(|n| {
+            a == n
+                || (n.starts_with("--") && a.starts_with(&format!("{n}=")))
+                || (n.len() == 2 && a.starts_with(n) && a.len() > 2 && !a.starts_with("--"))
+        })
     })
 }
 
@@ -127,8 +133,18 @@ impl EalPlan {
             warning = Some(format!(
                 "vfex: warning: no usable hugepages ({} MB free{}); running with --no-huge -m {NO_HUGE_MB} (about half the speed). Run scripts/setup.sh to reserve hugepages.",
                 huge.free_mb(),
-                if huge.mounted { "" } else { ", hugetlbfs not mounted" }
+                if huge.mounted {
+                    ""
+                } else {
+                    ", hugetlbfs not mounted"
+                }
             ));
+        }
+        let devices_given = has_opt(user, DEVICE_OPTS);
+        // No device named: the embedded default runs on virtual devices, so
+        // do not probe (and log about) PCI devices bound to kernel drivers.
+        if !devices_given && !has_opt(user, &["--no-pci", "-b", "--block"]) {
+            args.push("--no-pci".into());
         }
         let file_prefix = match opt_value(user, "--file-prefix") {
             Some(p) => p,
@@ -138,7 +154,7 @@ impl EalPlan {
             }
         };
         EalPlan {
-            devices_given: has_opt(user, DEVICE_OPTS),
+            devices_given,
             args,
             hugepages,
             warning,
@@ -192,8 +208,18 @@ mod tests {
 
     #[test]
     fn parses_meminfo_and_mounts() {
-        let h = HugepageInfo::parse("HugePages_Total:    1024\nHugePages_Free:      512\nHugepagesize:       2048 kB\n", MOUNTS);
-        assert_eq!(h, HugepageInfo { free_pages: 512, page_kb: 2048, mounted: true });
+        let h = HugepageInfo::parse(
+            "HugePages_Total:    1024\nHugePages_Free:      512\nHugepagesize:       2048 kB\n",
+            MOUNTS,
+        );
+        assert_eq!(
+            h,
+            HugepageInfo {
+                free_pages: 512,
+                page_kb: 2048,
+                mounted: true
+            }
+        );
         assert_eq!(h.free_mb(), 1024);
         assert!(h.usable());
         assert!(!HugepageInfo::parse("HugePages_Free: 512\nHugepagesize: 2048 kB\n", "").usable());
@@ -202,7 +228,19 @@ mod tests {
     #[test]
     fn falls_back_to_no_huge_with_one_warning() {
         let p = EalPlan::new(&s(&["-l", "0,1"]), HugepageInfo::default());
-        assert_eq!(p.args, s(&["-l", "0,1", "--no-huge", "-m", "1024", "--file-prefix", "vfex"]));
+        assert_eq!(
+            p.args,
+            s(&[
+                "-l",
+                "0,1",
+                "--no-huge",
+                "-m",
+                "1024",
+                "--no-pci",
+                "--file-prefix",
+                "vfex"
+            ])
+        );
         assert!(!p.hugepages);
         assert!(p.warning.unwrap().contains("--no-huge"));
         assert!(!p.devices_given);
@@ -210,20 +248,43 @@ mod tests {
 
     #[test]
     fn uses_hugepages_in_memory_when_free() {
-        let h = HugepageInfo { free_pages: 1024, page_kb: 2048, mounted: true };
+        let h = HugepageInfo {
+            free_pages: 1024,
+            page_kb: 2048,
+            mounted: true,
+        };
         let p = EalPlan::new(&s(&["--vdev", "net_null0"]), h);
-        assert_eq!(p.args, s(&["--vdev", "net_null0", "--in-memory", "--file-prefix", "vfex"]));
+        assert_eq!(
+            p.args,
+            s(&[
+                "--vdev",
+                "net_null0",
+                "--in-memory",
+                "--file-prefix",
+                "vfex"
+            ])
+        );
         assert!(p.hugepages && p.warning.is_none() && p.devices_given);
     }
 
     #[test]
     fn respects_user_memory_and_prefix() {
-        let h = HugepageInfo { free_pages: 1024, page_kb: 2048, mounted: true };
+        let h = HugepageInfo {
+            free_pages: 1024,
+            page_kb: 2048,
+            mounted: true,
+        };
         let p = EalPlan::new(&s(&["--no-huge", "-m", "256", "--file-prefix=x"]), h);
-        assert_eq!(p.args, s(&["--no-huge", "-m", "256", "--file-prefix=x"]));
+        assert_eq!(
+            p.args,
+            s(&["--no-huge", "-m", "256", "--file-prefix=x", "--no-pci"])
+        );
         assert!(!p.hugepages);
         assert_eq!(p.file_prefix, "x");
-        let p = EalPlan::new(&s(&["-m512", "-a", "0000:01:00.0"]), HugepageInfo::default());
+        let p = EalPlan::new(
+            &s(&["-m512", "-a", "0000:01:00.0"]),
+            HugepageInfo::default(),
+        );
         assert!(p.hugepages && p.devices_given);
     }
 

@@ -8,6 +8,6 @@
 //!   owned mbufs, fixed-capacity bursts, lcore launch, TSC.
 //! - [`fwd`]: forwarding engines and the poll loop run on worker lcores.
 
-pub mod wire;
 pub mod dpdk;
 pub mod fwd;
+pub mod wire;

@@ -25,7 +25,11 @@ fn started<'a>(mut p: Port<'a>, pool: &'a vfex_dataplane::dpdk::Mempool<'_>, q: 
 }
 
 /// Puts `frames` into `burst` from `pool`.
-fn fill<const N: usize>(pool: &vfex_dataplane::dpdk::Mempool<'_>, burst: &mut Burst<N>, frames: &[Vec<u8>]) {
+fn fill<const N: usize>(
+    pool: &vfex_dataplane::dpdk::Mempool<'_>,
+    burst: &mut Burst<N>,
+    frames: &[Vec<u8>],
+) {
     for f in frames {
         let mut m = pool.alloc().expect("alloc");
         m.set_data(f).expect("set_data");
@@ -37,7 +41,10 @@ fn fill<const N: usize>(pool: &vfex_dataplane::dpdk::Mempool<'_>, burst: &mut Bu
 fn eal_second_init_is_an_error_not_a_crash() {
     let _ = eal();
     assert!(Eal::is_initialized());
-    assert_eq!(Eal::init(&["--no-huge"]).unwrap_err(), Error::AlreadyInitialized);
+    assert_eq!(
+        Eal::init(&["--no-huge"]).unwrap_err(),
+        Error::AlreadyInitialized
+    );
     assert!(eal().lcore_count() >= 2);
     assert!(!eal().worker_lcores().is_empty());
     assert!(Eal::version().starts_with("DPDK "));
@@ -93,10 +100,16 @@ fn mbuf_edits_check_headroom_and_tailroom() {
     assert_eq!(m.data(), &frame(7, 64)[..]);
     assert_eq!(
         m.prepend(200).unwrap_err(),
-        MbufError::NoHeadroom { have: 128, need: 200 }
+        MbufError::NoHeadroom {
+            have: 128,
+            need: 200
+        }
     );
     let room = m.tailroom();
-    assert!(matches!(m.append(room + 1), Err(MbufError::NoTailroom { .. })));
+    assert!(matches!(
+        m.append(room + 1),
+        Err(MbufError::NoTailroom { .. })
+    ));
     m.append(2).unwrap().copy_from_slice(&[1, 2]);
     assert_eq!(m.pkt_len(), 66);
     m.trim(2).unwrap();
@@ -129,12 +142,18 @@ fn port_configure_start_stop_and_query() {
         rx_queues: 0,
         ..PortConfig::default()
     };
-    assert!(matches!(p.configure(&pool, &bad), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        p.configure(&pool, &bad),
+        Err(Error::InvalidArgument(_))
+    ));
     let too_many = PortConfig {
         rx_queues: 1000,
         ..PortConfig::default()
     };
-    assert!(matches!(p.configure(&pool, &too_many), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        p.configure(&pool, &too_many),
+        Err(Error::InvalidArgument(_))
+    ));
     p.configure(&pool, &PortConfig::default()).unwrap();
     p.start().unwrap();
     assert!(p.is_started());
@@ -146,11 +165,20 @@ fn port_configure_start_stop_and_query() {
     let s = p.stats().unwrap();
     assert_eq!(s.ipackets, 0);
     let x = p.xstats().unwrap();
-    assert!(x.iter().any(|x| x.name == "rx_good_packets"), "xstats: {x:?}");
+    assert!(
+        x.iter().any(|x| x.name == "rx_good_packets"),
+        "xstats: {x:?}"
+    );
     // Queues are handed out once.
     let q = p.rx_queue(QueueId(0)).unwrap();
-    assert!(matches!(p.rx_queue(QueueId(0)), Err(Error::QueueTaken { .. })));
-    assert!(matches!(p.rx_queue(QueueId(1)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        p.rx_queue(QueueId(0)),
+        Err(Error::QueueTaken { .. })
+    ));
+    assert!(matches!(
+        p.rx_queue(QueueId(1)),
+        Err(Error::InvalidArgument(_))
+    ));
     drop(q);
     assert!(p.rx_queue(QueueId(0)).is_ok());
     p.stop().unwrap();
@@ -160,7 +188,10 @@ fn port_configure_start_stop_and_query() {
     // Run-time detach happened: the name is free again.
     let again = Port::attach(eal, &name).expect("re-attach after detach");
     drop(again);
-    assert!(matches!(Port::attach(eal, "net_nosuchdriver0"), Err(Error::Dpdk { .. })));
+    assert!(matches!(
+        Port::attach(eal, "net_nosuchdriver0"),
+        Err(Error::Dpdk { .. })
+    ));
 }
 
 #[test]
@@ -171,10 +202,18 @@ fn ring_wire_carries_exact_frames_both_ways() {
     let (a, b) = wire.ports().unwrap();
     let a = started(a, &pool, 1);
     let b = started(b, &pool, 1);
-    let frames: Vec<Vec<u8>> = (0..40).map(|i| frame(i, 60 + (i as usize * 37) % 1400)).collect();
+    let frames: Vec<Vec<u8>> = (0..40)
+        .map(|i| frame(i, 60 + (i as usize * 37) % 1400))
+        .collect();
     {
-        let (mut atx, mut brx) = (a.tx_queue(QueueId(0)).unwrap(), b.rx_queue(QueueId(0)).unwrap());
-        let (mut btx, mut arx) = (b.tx_queue(QueueId(0)).unwrap(), a.rx_queue(QueueId(0)).unwrap());
+        let (mut atx, mut brx) = (
+            a.tx_queue(QueueId(0)).unwrap(),
+            b.rx_queue(QueueId(0)).unwrap(),
+        );
+        let (mut btx, mut arx) = (
+            b.tx_queue(QueueId(0)).unwrap(),
+            a.rx_queue(QueueId(0)).unwrap(),
+        );
         let mut got = Vec::new();
         for chunk in frames.chunks(32) {
             let mut out: Burst<32> = Burst::new();
@@ -222,7 +261,11 @@ fn tx_back_pressure_returns_the_unsent_tail() {
     let mut unsent = 0;
     for i in 0..4 {
         let mut burst: Burst<32> = Burst::new();
-        fill(&pool, &mut burst, &(0..32).map(|j| frame(i * 32 + j, 64)).collect::<Vec<_>>());
+        fill(
+            &pool,
+            &mut burst,
+            &(0..32).map(|j| frame(i * 32 + j, 64)).collect::<Vec<_>>(),
+        );
         sent += txq.tx_burst(&mut burst);
         unsent += burst.len();
         // The unsent tail is still ours and is the end of what we offered.
@@ -233,7 +276,11 @@ fn tx_back_pressure_returns_the_unsent_tail() {
     }
     assert_eq!(sent, 63);
     assert_eq!(unsent, 128 - 63);
-    assert_eq!(pool.in_use(), 63, "unsent mbufs were freed with their bursts");
+    assert_eq!(
+        pool.in_use(),
+        63,
+        "unsent mbufs were freed with their bursts"
+    );
     drop(txq);
     drop((a, _b));
     drop(wire); // frees what is still queued in the rings
@@ -282,7 +329,7 @@ fn pcap_in_to_out_through_the_port() {
 fn worker_lcore_runs_scoped_closures_and_reports_panics() {
     let eal = eal();
     let (_g, lc) = worker_lcore();
-    let data = vec![1u64, 2, 3];
+    let data = [1u64, 2, 3];
     let sum = eal.scope(|s| {
         let h = s.launch(lc, || {
             assert_eq!(vfex_dataplane::dpdk::lcore_id(), Some(lc));
@@ -294,9 +341,15 @@ fn worker_lcore_runs_scoped_closures_and_reports_panics() {
     let r = eal.scope(|s| s.launch(lc, || panic!("boom")).unwrap().join());
     assert_eq!(r.unwrap_err(), Error::WorkerPanicked(lc.0));
     let main = eal.main_lcore();
-    assert!(matches!(eal.scope(|s| s.launch(main, || ()).map(|_| ())), Err(Error::BadLcore(_))));
+    assert!(matches!(
+        eal.scope(|s| s.launch(main, || ()).map(|_| ())),
+        Err(Error::BadLcore(_))
+    ));
     // After a panic the lcore is usable again.
-    assert_eq!(eal.scope(|s| s.launch(lc, || 5).unwrap().join().unwrap()), 5);
+    assert_eq!(
+        eal.scope(|s| s.launch(lc, || 5).unwrap().join().unwrap()),
+        5
+    );
 }
 
 /// Injects `n` frames into the rx side of `port` through the wire's other end.
@@ -329,12 +382,20 @@ fn run_fwd(
     let eal = eal();
     let (_g, lc) = worker_lcore();
     let stop = AtomicBool::new(false);
-    fwd::forward(eal, ports, &[lc], mode, Topology::Paired, counters, &stop, || {
-        let t0 = std::time::Instant::now();
-        while !until() && t0.elapsed().as_secs() < 10 {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    })
+    fwd::forward(
+        eal,
+        ports,
+        &[lc],
+        (mode, Topology::Paired),
+        counters,
+        &stop,
+        || {
+            let t0 = std::time::Instant::now();
+            while !until() && t0.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        },
+    )
     .expect("forward");
 }
 
@@ -349,11 +410,15 @@ fn io_and_macswap_forward_exact_frames_between_wires() {
         let (h2, d2) = w2.ports().unwrap();
         let (h1, h2) = (started(h1, &pool, 1), started(h2, &pool, 1));
         let (d1, d2) = (started(d1, &pool, 1), started(d2, &pool, 1));
-        let frames: Vec<Vec<u8>> = (0..300).map(|i| frame(i, 60 + (i as usize % 200))).collect();
+        let frames: Vec<Vec<u8>> = (0..300)
+            .map(|i| frame(i, 60 + (i as usize % 200)))
+            .collect();
         inject(&pool, &h1, &frames);
         let counters = [WorkerCounters::new(2)];
         let dut = [d1, d2];
-        run_fwd(mode, &dut, &counters, || counters[0].port(1).tx.get() >= 300);
+        run_fwd(mode, &dut, &counters, || {
+            counters[0].port(1).tx.get() >= 300
+        });
         let out = drain(&h2);
         let expect: Vec<Vec<u8>> = frames
             .iter()
@@ -391,7 +456,9 @@ fn worker_counts_tx_full_drops_and_conserves_packets() {
     inject(&pool, &h1, &frames);
     let counters = [WorkerCounters::new(2)];
     let c = &counters[0];
-    run_fwd(ForwardMode::Io, &dut, &counters, || c.port(1).tx.get() + c.port(1).tx_full.get() >= 500);
+    run_fwd(ForwardMode::Io, &dut, &counters, || {
+        c.port(1).tx.get() + c.port(1).tx_full.get() >= 500
+    });
     let (rx, _, _) = WorkerCounters::sum_port(&counters, 0);
     let (_, tx, full) = WorkerCounters::sum_port(&counters, 1);
     assert_eq!(rx, 500);
@@ -416,10 +483,18 @@ fn stop_flag_ends_the_worker_promptly() {
     let stop = AtomicBool::new(false);
     let counters = [WorkerCounters::new(2)];
     let t0 = std::time::Instant::now();
-    fwd::forward(eal, &dut, &[lc], ForwardMode::Io, Topology::Paired, &counters, &stop, || {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        stop.store(true, Ordering::Relaxed);
-    })
+    fwd::forward(
+        eal,
+        &dut,
+        &[lc],
+        (ForwardMode::Io, Topology::Paired),
+        &counters,
+        &stop,
+        || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            stop.store(true, Ordering::Relaxed);
+        },
+    )
     .unwrap();
     assert!(t0.elapsed().as_millis() < 1000);
     assert!(counters[0].loops.get() > 0);

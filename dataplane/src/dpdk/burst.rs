@@ -23,14 +23,20 @@ impl<const N: usize> Default for Burst<N> {
 
 impl<const N: usize> std::fmt::Debug for Burst<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Burst").field("len", &self.len).field("cap", &N).finish()
+        f.debug_struct("Burst")
+            .field("len", &self.len)
+            .field("cap", &N)
+            .finish()
     }
 }
 
 impl<const N: usize> Burst<N> {
     /// An empty burst.
     pub const fn new() -> Self {
-        assert!(N > 0 && N <= u16::MAX as usize, "burst capacity must be 1..=65535");
+        assert!(
+            N > 0 && N <= u16::MAX as usize,
+            "burst capacity must be 1..=65535"
+        );
         Burst {
             pkts: [std::ptr::null_mut(); N],
             len: 0,
@@ -146,7 +152,11 @@ impl<const N: usize> Burst<N> {
     /// Keeps the mbufs for which `keep` returns true, in order, and hands
     /// every other one to `reject` (which may free it, count it, or keep it).
     #[inline]
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool, mut reject: impl FnMut(Mbuf)) {
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&mut Mbuf) -> bool,
+        mut reject: impl FnMut(Mbuf),
+    ) {
         let mut w = 0;
         for r in 0..self.len {
             let p = self.pkts[r];

@@ -27,8 +27,7 @@ impl Eal {
     /// [`Error::AlreadyInitialized`], a call after clean-up [`Error::CleanedUp`].
     /// The thread that calls this becomes the main lcore.
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal> {
-        match STATE.compare_exchange(UNINIT, INITIALIZING, Ordering::AcqRel, Ordering::Acquire)
-        {
+        match STATE.compare_exchange(UNINIT, INITIALIZING, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {}
             Err(CLEANED) => return Err(Error::CleanedUp),
             Err(_) => return Err(Error::AlreadyInitialized),

@@ -48,7 +48,9 @@ pub struct Tsc {
 impl Tsc {
     /// Uses EAL's calibrated frequency.
     pub fn new(_eal: &Eal) -> Tsc {
-        Tsc { hz: tsc_hz().max(1) }
+        Tsc {
+            hz: tsc_hz().max(1),
+        }
     }
 
     /// Ticks per second.
@@ -133,7 +135,12 @@ impl<'scope> Scope<'scope, '_> {
     {
         let id = lcore.0;
         // SAFETY: plain queries of EAL configuration.
-        let (enabled, main) = unsafe { (dpdk_sys::rte_lcore_is_enabled(id), dpdk_sys::rte_get_main_lcore()) };
+        let (enabled, main) = unsafe {
+            (
+                dpdk_sys::rte_lcore_is_enabled(id),
+                dpdk_sys::rte_get_main_lcore(),
+            )
+        };
         if id >= dpdk_sys::RTE_MAX_LCORE || enabled == 0 || id == main {
             return Err(Error::BadLcore(id));
         }
@@ -153,7 +160,8 @@ impl<'scope> Scope<'scope, '_> {
         // SAFETY: the scope waits for this lcore before 'scope ends (in
         // `join` or in `Eal::scope`), so nothing the job borrows dies first;
         // extending the lifetime is therefore sound (as in std::thread::scope).
-        let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(job) };
+        let job: Job =
+            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(job) };
         let arg = Box::into_raw(Box::new(job));
         // SAFETY: trampoline matches lcore_function_t; `arg` is a leaked Box
         // that the trampoline takes back exactly once.
@@ -164,7 +172,10 @@ impl<'scope> Scope<'scope, '_> {
             IN_USE.clear(id);
             return Err(e);
         }
-        self.launched.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        self.launched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
         Ok(ScopedJoinHandle {
             lcore: id,
             slot,
@@ -207,7 +218,10 @@ pub(crate) struct AtomicU128Compat([std::sync::atomic::AtomicU64; 2]);
 
 impl AtomicU128Compat {
     const fn new() -> Self {
-        Self([std::sync::atomic::AtomicU64::new(0), std::sync::atomic::AtomicU64::new(0)])
+        Self([
+            std::sync::atomic::AtomicU64::new(0),
+            std::sync::atomic::AtomicU64::new(0),
+        ])
     }
 
     fn try_set(&self, bit: u32) -> bool {

@@ -39,7 +39,9 @@ impl<'eal> Mempool<'eal> {
         let c = super::eal::cstring(name)?;
         let socket = socket.unwrap_or(-1); // SOCKET_ID_ANY
         // SAFETY: valid NUL-terminated name; other arguments are plain values.
-        let mp = unsafe { dpdk_sys::rte_pktmbuf_pool_create(c.as_ptr(), n, cache, 0, data_room, socket) };
+        let mp = unsafe {
+            dpdk_sys::rte_pktmbuf_pool_create(c.as_ptr(), n, cache, 0, data_room, socket)
+        };
         let mp = NonNull::new(mp).ok_or_else(|| {
             errno_error(format!(
                 "rte_pktmbuf_pool_create({name}, n={n}, cache={cache}, data_room={data_room})"

@@ -137,22 +137,24 @@ impl<'a> Port<'a> {
         }
         let mut info = sys::rte_eth_dev_info::default();
         // SAFETY: valid port, `info` is a valid out-pointer.
-        check(unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) }, || {
-            format!("rte_eth_dev_info_get(port {id})")
-        })?;
+        let ret = unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) };
+        check(ret, || format!("rte_eth_dev_info_get(port {id})"))?;
         let driver = if info.driver_name.is_null() {
             String::new()
         } else {
             // SAFETY: driver_name is a static NUL-terminated string of the PMD.
-            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
         };
         let mut buf = [0 as std::ffi::c_char; sys::RTE_ETH_NAME_MAX_LEN as usize];
         // SAFETY: buffer of RTE_ETH_NAME_MAX_LEN bytes as the API requires.
-        check(unsafe { sys::rte_eth_dev_get_name_by_port(id.0, buf.as_mut_ptr()) }, || {
-            format!("rte_eth_dev_get_name_by_port({id})")
-        })?;
+        let ret = unsafe { sys::rte_eth_dev_get_name_by_port(id.0, buf.as_mut_ptr()) };
+        check(ret, || format!("rte_eth_dev_get_name_by_port({id})"))?;
         // SAFETY: DPDK NUL-terminated the name within the buffer.
-        let name = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+        let name = unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
         Ok(Port {
             id,
             name,
@@ -212,11 +214,18 @@ impl<'a> Port<'a> {
         if cfg.rx_queues > self.max_rx_queues || cfg.tx_queues > self.max_tx_queues {
             return Err(Error::InvalidArgument(format!(
                 "port {} ({}): {} rx / {} tx queues asked, device supports {} / {}",
-                self.id, self.name, cfg.rx_queues, cfg.tx_queues, self.max_rx_queues, self.max_tx_queues
+                self.id,
+                self.name,
+                cfg.rx_queues,
+                cfg.tx_queues,
+                self.max_rx_queues,
+                self.max_tx_queues
             )));
         }
         if cfg.rx_queues > 64 || cfg.tx_queues > 64 {
-            return Err(Error::InvalidArgument("at most 64 queues per direction".into()));
+            return Err(Error::InvalidArgument(
+                "at most 64 queues per direction".into(),
+            ));
         }
         self.stop()?;
         let id = self.id;
@@ -224,41 +233,45 @@ impl<'a> Port<'a> {
         if cfg.rx_queues > 1 {
             let mut info = sys::rte_eth_dev_info::default();
             // SAFETY: valid port and out-pointer.
-            check(unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) }, || {
-                format!("rte_eth_dev_info_get(port {id})")
-            })?;
+            let ret = unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) };
+            check(ret, || format!("rte_eth_dev_info_get(port {id})"))?;
             conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = RSS_IP_TCP_UDP & info.flow_type_rss_offloads;
         }
         // SAFETY: valid port; `conf` is a valid, fully initialised config.
-        check(
-            unsafe { sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) },
-            || format!("rte_eth_dev_configure(port {id}, {} rx, {} tx)", cfg.rx_queues, cfg.tx_queues),
-        )?;
+        let ret = unsafe { sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
+        check(ret, || {
+            format!(
+                "rte_eth_dev_configure(port {id}, {} rx, {} tx)",
+                cfg.rx_queues, cfg.tx_queues
+            )
+        })?;
         let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
         // SAFETY: valid port; out-pointers to two u16s.
-        check(unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut nrx, &mut ntx) }, || {
+        let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut nrx, &mut ntx) };
+        check(ret, || {
             format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {id})")
         })?;
         // SAFETY: valid port.
         let socket = unsafe { sys::rte_eth_dev_socket_id(id.0) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..cfg.rx_queues {
+            let mp = pool.as_ptr();
             // SAFETY: configured port, q < nb_rx; null rx_conf means defaults;
             // the pool outlives the port ('a).
-            check(
-                unsafe {
-                    sys::rte_eth_rx_queue_setup(id.0, q, nrx, socket, std::ptr::null(), pool.as_ptr())
-                },
-                || format!("rte_eth_rx_queue_setup(port {id}, queue {q})"),
-            )?;
+            let ret =
+                unsafe { sys::rte_eth_rx_queue_setup(id.0, q, nrx, socket, std::ptr::null(), mp) };
+            check(ret, || {
+                format!("rte_eth_rx_queue_setup(port {id}, queue {q})")
+            })?;
         }
         for q in 0..cfg.tx_queues {
             // SAFETY: configured port, q < nb_tx; null tx_conf means defaults.
-            check(
-                unsafe { sys::rte_eth_tx_queue_setup(id.0, q, ntx, socket, std::ptr::null()) },
-                || format!("rte_eth_tx_queue_setup(port {id}, queue {q})"),
-            )?;
+            let ret =
+                unsafe { sys::rte_eth_tx_queue_setup(id.0, q, ntx, socket, std::ptr::null()) };
+            check(ret, || {
+                format!("rte_eth_tx_queue_setup(port {id}, queue {q})")
+            })?;
         }
         self.nb_rx = cfg.rx_queues;
         self.nb_tx = cfg.tx_queues;
@@ -278,7 +291,9 @@ impl<'a> Port<'a> {
         if !self.started {
             let id = self.id;
             // SAFETY: configured port.
-            check(unsafe { sys::rte_eth_dev_start(id.0) }, || format!("rte_eth_dev_start(port {id})"))?;
+            check(unsafe { sys::rte_eth_dev_start(id.0) }, || {
+                format!("rte_eth_dev_start(port {id})")
+            })?;
             self.started = true;
         }
         Ok(())
@@ -289,7 +304,9 @@ impl<'a> Port<'a> {
         if self.started {
             let id = self.id;
             // SAFETY: started port; no queue handle is alive (they borrow self).
-            check(unsafe { sys::rte_eth_dev_stop(id.0) }, || format!("rte_eth_dev_stop(port {id})"))?;
+            check(unsafe { sys::rte_eth_dev_stop(id.0) }, || {
+                format!("rte_eth_dev_stop(port {id})")
+            })?;
             self.started = false;
         }
         Ok(())
@@ -309,7 +326,10 @@ impl<'a> Port<'a> {
         if ret == -95 {
             return Ok(()); // ENOTSUP: virtual devices without the notion
         }
-        check(ret, || format!("promiscuous {} (port {id})", if on { "on" } else { "off" })).map(|_| ())
+        check(ret, || {
+            format!("promiscuous {} (port {id})", if on { "on" } else { "off" })
+        })
+        .map(|_| ())
     }
 
     /// Whether promiscuous mode is on.
@@ -334,9 +354,8 @@ impl<'a> Port<'a> {
         let mut l = sys::rte_eth_link::default();
         let id = self.id;
         // SAFETY: valid port and out-pointer.
-        check(unsafe { sys::rte_eth_link_get_nowait(id.0, &mut l) }, || {
-            format!("rte_eth_link_get_nowait(port {id})")
-        })?;
+        let ret = unsafe { sys::rte_eth_link_get_nowait(id.0, &mut l) };
+        check(ret, || format!("rte_eth_link_get_nowait(port {id})"))?;
         Ok(LinkStatus {
             up: l.link_status() != 0,
             speed_mbps: l.link_speed,
@@ -353,7 +372,9 @@ impl<'a> Port<'a> {
     pub fn reset_stats(&self) -> Result<()> {
         let id = self.id;
         // SAFETY: valid port.
-        check(unsafe { sys::rte_eth_stats_reset(id.0) }, || format!("rte_eth_stats_reset(port {id})"))?;
+        check(unsafe { sys::rte_eth_stats_reset(id.0) }, || {
+            format!("rte_eth_stats_reset(port {id})")
+        })?;
         // SAFETY: valid port. Some drivers lack xstats reset: ignore ENOTSUP.
         let r = unsafe { sys::rte_eth_xstats_reset(id.0) };
         if r < 0 && r != -95 {
@@ -366,20 +387,16 @@ impl<'a> Port<'a> {
     pub fn xstats(&self) -> Result<Vec<Xstat>> {
         let id = self.id;
         // SAFETY: valid port; null/0 asks for the count.
-        let n = check(unsafe { sys::rte_eth_xstats_get_names(id.0, std::ptr::null_mut(), 0) }, || {
-            format!("rte_eth_xstats_get_names(port {id})")
-        })? as usize;
+        let ret = unsafe { sys::rte_eth_xstats_get_names(id.0, std::ptr::null_mut(), 0) };
+        let n = check(ret, || format!("rte_eth_xstats_get_names(port {id})"))? as usize;
         let mut names = vec![sys::rte_eth_xstat_name::default(); n];
         let mut vals = vec![sys::rte_eth_xstat::default(); n];
         // SAFETY: both arrays have n elements as passed.
-        let got = check(
-            unsafe { sys::rte_eth_xstats_get_names(id.0, names.as_mut_ptr(), n as u32) },
-            || format!("rte_eth_xstats_get_names(port {id})"),
-        )? as usize;
+        let ret = unsafe { sys::rte_eth_xstats_get_names(id.0, names.as_mut_ptr(), n as u32) };
+        let got = check(ret, || format!("rte_eth_xstats_get_names(port {id})"))? as usize;
         // SAFETY: as above.
-        let got2 = check(unsafe { sys::rte_eth_xstats_get(id.0, vals.as_mut_ptr(), n as u32) }, || {
-            format!("rte_eth_xstats_get(port {id})")
-        })? as usize;
+        let ret = unsafe { sys::rte_eth_xstats_get(id.0, vals.as_mut_ptr(), n as u32) };
+        let got2 = check(ret, || format!("rte_eth_xstats_get(port {id})"))? as usize;
         let m = got.min(got2).min(n);
         Ok(vals[..m]
             .iter()
@@ -387,10 +404,17 @@ impl<'a> Port<'a> {
                 let idx = v.id as usize;
                 let name = names
                     .get(idx)
-                    // SAFETY: DPDK NUL-terminates names within their 64 bytes.
-                    .map(|nm| unsafe { CStr::from_ptr(nm.name.as_ptr()) }.to_string_lossy().into_owned())
+                    .map(|nm| {
+                        // SAFETY: DPDK NUL-terminates names within their 64 bytes.
+                        unsafe { CStr::from_ptr(nm.name.as_ptr()) }
+                            .to_string_lossy()
+                            .into_owned()
+                    })
                     .unwrap_or_default();
-                Xstat { name, value: v.value }
+                Xstat {
+                    name,
+                    value: v.value,
+                }
             })
             .collect())
     }
@@ -457,7 +481,9 @@ impl Drop for Port<'_> {
 pub(crate) fn port_stats(id: PortId) -> Result<PortStats> {
     let mut s = sys::rte_eth_stats::default();
     // SAFETY: out-pointer to a valid struct; DPDK validates the port id.
-    check(unsafe { sys::rte_eth_stats_get(id.0, &mut s) }, || format!("rte_eth_stats_get(port {id})"))?;
+    check(unsafe { sys::rte_eth_stats_get(id.0, &mut s) }, || {
+        format!("rte_eth_stats_get(port {id})")
+    })?;
     Ok(PortStats {
         ipackets: s.ipackets,
         opackets: s.opackets,
@@ -555,7 +581,8 @@ impl RxQueue<'_> {
 
 impl Drop for RxQueue<'_> {
     fn drop(&mut self) {
-        self.taken.fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
+        self.taken
+            .fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
     }
 }
 
@@ -596,6 +623,7 @@ impl TxQueue<'_> {
 
 impl Drop for TxQueue<'_> {
     fn drop(&mut self) {
-        self.taken.fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
+        self.taken
+            .fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
     }
 }

@@ -22,7 +22,9 @@ impl<'eal> VirtualWire<'eal> {
     /// `size` slots (a power of two; it holds `size - 1` packets).
     pub fn new(eal: &'eal Eal, name: &str, size: u32) -> Result<Self> {
         if !size.is_power_of_two() || size < 2 {
-            return Err(Error::InvalidArgument(format!("ring size {size} is not a power of two >= 2")));
+            return Err(Error::InvalidArgument(format!(
+                "ring size {size} is not a power of two >= 2"
+            )));
         }
         let mut rings = Vec::with_capacity(2);
         for dir in ["ab", "ba"] {
@@ -46,13 +48,17 @@ impl<'eal> VirtualWire<'eal> {
         let rings = [rings[0], rings[1]];
         let mut ports = [PortId(0); 2];
         // a receives from ba and sends on ab; b the other way round.
-        for (i, (side, rx, tx)) in [("a", rings[1], rings[0]), ("b", rings[0], rings[1])].into_iter().enumerate() {
+        for (i, (side, rx, tx)) in [("a", rings[1], rings[0]), ("b", rings[0], rings[1])]
+            .into_iter()
+            .enumerate()
+        {
             let pn = format!("{name}_{side}");
             let c = cstring(&pn)?;
             let rxs = [rx.as_ptr()];
             let txs = [tx.as_ptr()];
             // SAFETY: valid name and arrays of one valid ring each.
-            let id = unsafe { sys::rte_eth_from_rings(c.as_ptr(), rxs.as_ptr(), 1, txs.as_ptr(), 1, 0) };
+            let id =
+                unsafe { sys::rte_eth_from_rings(c.as_ptr(), rxs.as_ptr(), 1, txs.as_ptr(), 1, 0) };
             if id < 0 {
                 let e = errno_error(format!("rte_eth_from_rings({pn})"));
                 if i == 1 {
@@ -83,7 +89,10 @@ impl<'eal> VirtualWire<'eal> {
 
     /// The two ports, owned (closed when dropped; the wire outlives them).
     pub fn ports(&self) -> Result<(Port<'_>, Port<'_>)> {
-        Ok((Port::open(self.eal, self.ports[0])?, Port::open(self.eal, self.ports[1])?))
+        Ok((
+            Port::open(self.eal, self.ports[0])?,
+            Port::open(self.eal, self.ports[1])?,
+        ))
     }
 }
 

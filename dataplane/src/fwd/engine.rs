@@ -67,8 +67,10 @@ pub enum ForwardMode {
 
 impl ForwardMode {
     /// Every mode with its name.
-    pub const ALL: [(ForwardMode, &'static str); 2] =
-        [(ForwardMode::Io, Io::NAME), (ForwardMode::MacSwap, MacSwap::NAME)];
+    pub const ALL: [(ForwardMode, &'static str); 2] = [
+        (ForwardMode::Io, Io::NAME),
+        (ForwardMode::MacSwap, MacSwap::NAME),
+    ];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -114,6 +116,11 @@ mod tests {
     fn forward_mode_parses_its_names() {
         assert_eq!("io".parse::<ForwardMode>(), Ok(ForwardMode::Io));
         assert_eq!("macswap".parse::<ForwardMode>(), Ok(ForwardMode::MacSwap));
-        assert!("rxonly".parse::<ForwardMode>().unwrap_err().contains("expected io or macswap"));
+        assert!(
+            "rxonly"
+                .parse::<ForwardMode>()
+                .unwrap_err()
+                .contains("expected io or macswap")
+        );
     }
 }

@@ -15,7 +15,9 @@ mod engine;
 pub use counters::{PortCounters, WorkerCounters};
 pub use engine::{Engine, ForwardMode, Io, MacSwap, swap_macs};
 
-use crate::dpdk::{Burst, Eal, Error, LcoreId, Port, QueueId, Result, RxQueue, Tsc, TxQueue, rdtsc};
+use crate::dpdk::{
+    Burst, Eal, Error, LcoreId, Port, QueueId, Result, RxQueue, Tsc, TxQueue, rdtsc,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Packets per rx/tx burst.
@@ -44,7 +46,9 @@ impl std::str::FromStr for Topology {
             "paired" => Ok(Topology::Paired),
             "chained" => Ok(Topology::Chained),
             "loop" => Ok(Topology::Loop),
-            _ => Err(format!("unknown port topology {s:?}: expected paired, chained or loop")),
+            _ => Err(format!(
+                "unknown port topology {s:?}: expected paired, chained or loop"
+            )),
         }
     }
 }
@@ -77,14 +81,21 @@ pub struct WorkerPlan<'p> {
 impl<'p> WorkerPlan<'p> {
     /// Streams this worker polls, as (rx port index, rx queue, tx port index).
     pub fn streams(&self) -> Vec<(usize, u16, usize)> {
-        self.streams.iter().map(|s| (s.rx_idx, s.rx.queue().0, s.tx_idx)).collect()
+        self.streams
+            .iter()
+            .map(|s| (s.rx_idx, s.rx.queue().0, s.tx_idx))
+            .collect()
     }
 }
 
 /// Splits the rx queues of `ports` over `workers` workers (round-robin) and
 /// gives worker `w` tx queue `w` of every port. Ports must be configured with
 /// at least `workers` tx queues.
-pub fn plan<'p>(ports: &'p [Port<'_>], workers: usize, topo: Topology) -> Result<Vec<WorkerPlan<'p>>> {
+pub fn plan<'p>(
+    ports: &'p [Port<'_>],
+    workers: usize,
+    topo: Topology,
+) -> Result<Vec<WorkerPlan<'p>>> {
     if ports.is_empty() {
         return Err(Error::InvalidArgument("no ports to forward between".into()));
     }
@@ -132,6 +143,11 @@ fn flush(buf: &mut Burst<MAX_PKT_BURST>, txq: &mut TxQueue<'_>, c: &PortCounters
 
 /// The poll loop of one worker: runs until `stop` is set, then flushes its
 /// tx buffers. Counters are per worker and indexed by port position.
+///
+/// A full burst whose destination buffer is empty is transmitted straight
+/// from the rx burst (no copy). Otherwise packets wait in the destination's
+/// buffer until it is full or the drain timer fires; the TSC is read only
+/// while some buffer holds packets, so a loop of full bursts pays no timer.
 pub fn run_worker<E: Engine>(
     mut engine: E,
     plan: &mut WorkerPlan<'_>,
@@ -142,14 +158,15 @@ pub fn run_worker<E: Engine>(
     let drain = tsc.us_to_ticks(BURST_TX_DRAIN_US);
     let mut rx: Burst<MAX_PKT_BURST> = Burst::new();
     let mut txbufs: Vec<Burst<MAX_PKT_BURST>> = plan.txqs.iter().map(|_| Burst::new()).collect();
-    let mut prev = rdtsc();
+    // Buffers holding packets, and when the oldest of them started waiting.
+    let mut pending: usize = 0;
+    let mut pending_since: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let now = rdtsc();
-        if now.wrapping_sub(prev) > drain {
+        if pending != 0 && rdtsc().wrapping_sub(pending_since) > drain {
             for (i, (b, q)) in txbufs.iter_mut().zip(plan.txqs.iter_mut()).enumerate() {
                 flush(b, q, counters.port(i));
             }
-            prev = now;
+            pending = 0;
         }
         for s in plan.streams.iter_mut() {
             let n = s.rx.rx_burst(&mut rx);
@@ -158,12 +175,28 @@ pub fn run_worker<E: Engine>(
             }
             counters.port(s.rx_idx).rx.add(n as u64);
             engine.process(&mut rx);
-            let buf = &mut txbufs[s.tx_idx];
+            let (t, txq) = (s.tx_idx, &mut plan.txqs[s.tx_idx]);
+            let buf = &mut txbufs[t];
+            if buf.is_empty() && rx.is_full() {
+                flush(&mut rx, txq, counters.port(t));
+                continue;
+            }
+            let was_empty = buf.is_empty();
             while !rx.is_empty() {
                 buf.take_from(&mut rx);
                 if buf.is_full() {
-                    flush(buf, &mut plan.txqs[s.tx_idx], counters.port(s.tx_idx));
+                    flush(buf, txq, counters.port(t));
                 }
+            }
+            match (was_empty, buf.is_empty()) {
+                (true, false) => {
+                    if pending == 0 {
+                        pending_since = rdtsc();
+                    }
+                    pending += 1;
+                }
+                (false, true) => pending -= 1,
+                _ => {}
             }
         }
         counters.loops.add(1);
@@ -181,18 +214,21 @@ pub fn forward<T>(
     eal: &Eal,
     ports: &[Port<'_>],
     lcores: &[LcoreId],
-    mode: ForwardMode,
-    topo: Topology,
+    (mode, topo): (ForwardMode, Topology),
     counters: &[WorkerCounters],
     stop: &AtomicBool,
     monitor: impl FnOnce() -> T,
 ) -> Result<T> {
     if counters.len() < lcores.len() {
-        return Err(Error::InvalidArgument("one counter block per worker is needed".into()));
+        return Err(Error::InvalidArgument(
+            "one counter block per worker is needed".into(),
+        ));
     }
     for c in counters {
         if c.ports() < ports.len() {
-            return Err(Error::InvalidArgument("counter block has too few ports".into()));
+            return Err(Error::InvalidArgument(
+                "counter block has too few ports".into(),
+            ));
         }
     }
     let mut plans = plan(ports, lcores.len(), topo)?;

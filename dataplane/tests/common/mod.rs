@@ -15,8 +15,10 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 /// a file prefix of its own, no shared config files.
 pub fn eal() -> &'static Eal {
     EAL.get_or_init(|| {
-        let prefix = format!("vfex-test-{}", std::process::id());
-        Eal::init(&[
+        // One fixed prefix: with --no-shconf several test processes can share
+        // it, and at most one (empty) runtime directory ever exists.
+        let prefix = "vfex-test";
+        let eal = Eal::init(&[
             "-l",
             "0,1",
             "--no-huge",
@@ -25,11 +27,15 @@ pub fn eal() -> &'static Eal {
             "--no-pci",
             "--no-shconf",
             "--file-prefix",
-            &prefix,
+            prefix,
             "--log-level",
             "lib.eal:error",
         ])
-        .expect("EAL init (run scripts/setup.sh if DPDK is missing)")
+        .expect("EAL init (run scripts/setup.sh if DPDK is missing)");
+        // With --no-shconf EAL creates its runtime directory but puts nothing
+        // in it; remove it now so that test runs leave nothing behind.
+        std::fs::remove_dir(format!("/var/run/dpdk/{prefix}")).ok();
+        eal
     })
 }
 
@@ -40,8 +46,15 @@ pub fn unique(prefix: &str) -> String {
 
 /// A small mempool of its own for one test.
 pub fn pool(n: u32) -> Mempool<'static> {
-    Mempool::new(eal(), &unique("tp"), n, 0, vfex_dataplane::dpdk::DEFAULT_DATA_ROOM, None)
-        .expect("mempool")
+    Mempool::new(
+        eal(),
+        &unique("tp"),
+        n,
+        0,
+        vfex_dataplane::dpdk::DEFAULT_DATA_ROOM,
+        None,
+    )
+    .expect("mempool")
 }
 
 /// Exclusive use of the worker lcore (tests run in parallel threads).
@@ -95,7 +108,11 @@ pub fn read_pcap(path: &std::path::Path) -> Vec<Vec<u8>> {
     let le = matches!(magic, 0xa1b2c3d4 | 0xa1b23c4d);
     let rd = |b: &[u8]| {
         let a: [u8; 4] = b.try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let mut out = Vec::new();
     let mut off = 24;
