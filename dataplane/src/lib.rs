@@ -4,6 +4,8 @@
 //! Layers, bottom up:
 //! - [`wire`]: frame views and `Repr`s (Ethernet, 802.1Q, 802.1ad, VN-Tag,
 //!   E-Tag), safe Rust, no DPDK.
+//! - [`kernels`]: burst encap/decap of VN-Tag, E-Tag and S-tag: a scalar
+//!   reference and x86_64 SSE4.1/AVX2 versions chosen once at start-up.
 //! - [`dpdk`]: the only module that touches `dpdk-sys`: EAL, mempools, ports,
 //!   owned mbufs, fixed-capacity bursts, lcore launch, TSC.
 //! - [`fwd`]: forwarding engines and the poll loop run on worker lcores.
