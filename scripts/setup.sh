@@ -10,6 +10,7 @@ set -uo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-dev   # C shim and bindgen
   dpdk dpdk-dev libdpdk-dev libpcap-dev           # DPDK 22.11, testpmd, net_pcap
+  libsystemd-dev                                  # static linking (--features static)
   tshark                                          # the wire oracle in tests
   iproute2 python3                                # namespaces, dpdk-telemetry.py
 )

@@ -138,7 +138,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         );
     }
     println!(
-        "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}",
+        "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
         opts.forward_mode,
         nworkers,
         lcores
@@ -152,7 +152,8 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             "hugepages"
         } else {
             "no hugepages"
-        }
+        },
+        dpdk::tsc_hz()
     );
     if opts.tx_first {
         tx_first(&pool, &ports)?;

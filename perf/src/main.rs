@@ -12,13 +12,16 @@ use vfex_control::eal::{HugepageInfo, remove_runtime_dir, runtime_dir};
 const HELP: &str = "\
 vfex-perf: vfex side by side with dpdk-testpmd
 
-Usage: vfex-perf io [options]
+Usage: vfex-perf io [options]            vfex io vs testpmd io
+       vfex-perf fwd --modes LIST [options] each vfex forward mode vs testpmd io
 
-Runs `vfex --forward-mode io` and `dpdk-testpmd --forward-mode=io` on the same virtual
-devices and memory settings, one forwarding core each, alternating A B A B, and prints
-the median (min..max) Mpps per forwarding core of each and the ratio vfex/testpmd.
+Runs vfex (`--forward-mode MODE`) and `dpdk-testpmd --forward-mode=io` on the same virtual
+devices and memory settings, one forwarding core each, alternating A B A B, and prints the
+median (min..max) Mpps per forwarding core, cycles per packet (TSC), the cost each mode adds
+over vfex io in cycles per packet, and the ratio to testpmd io from the same rounds.
 
 Options:
+  --modes LIST        vfex forward modes to run (fwd scenario) [io]
   --inputs LIST       comma-separated: null (net_null pair), ring (net_ring loop pair,
                       started with --tx-first) [null,ring]
   --rounds N          A/B rounds per input [3]
@@ -32,6 +35,7 @@ Options:
 ";
 
 struct Args {
+    modes: Vec<String>,
     inputs: Vec<String>,
     rounds: usize,
     duration: u64,
@@ -44,6 +48,7 @@ struct Args {
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
+        modes: vec!["io".into()],
         inputs: vec!["null".into(), "ring".into()],
         rounds: 3,
         duration: 5,
@@ -58,8 +63,11 @@ fn parse_args() -> Result<Args> {
         print!("{HELP}");
         std::process::exit(0);
     }
-    if argv[0] != "io" {
-        bail!("unknown scenario {:?}: expected io (see --help)", argv[0]);
+    if argv[0] != "io" && argv[0] != "fwd" {
+        bail!(
+            "unknown scenario {:?}: expected io or fwd (see --help)",
+            argv[0]
+        );
     }
     let mut it = argv[1..].iter();
     while let Some(k) = it.next() {
@@ -69,6 +77,7 @@ fn parse_args() -> Result<Args> {
                 .with_context(|| format!("{k} needs a value"))
         };
         match k.as_str() {
+            "--modes" if argv[0] == "fwd" => a.modes = v()?.split(',').map(str::to_owned).collect(),
             "--inputs" => a.inputs = v()?.split(',').map(str::to_owned).collect(),
             "--rounds" => a.rounds = v()?.parse().context("--rounds")?,
             "--duration" => a.duration = v()?.parse().context("--duration")?,
@@ -180,7 +189,13 @@ fn parse_testpmd(out: &str, nports: usize) -> Vec<f64> {
         .collect()
 }
 
-fn run_vfex(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f64>> {
+fn run_vfex(
+    a: &Args,
+    mode: &str,
+    input: &str,
+    mem: &[String],
+    prefix: &str,
+) -> Result<(Vec<f64>, f64)> {
     let mut cmd = Command::new(&a.vfex);
     cmd.args(["-l", &a.lcores, "--no-pci", "--file-prefix", prefix])
         .args(mem)
@@ -188,7 +203,7 @@ fn run_vfex(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f
         .args([
             "--",
             "--forward-mode",
-            "io",
+            mode,
             "--nb-cores",
             "1",
             "--stats-period",
@@ -212,7 +227,13 @@ fn run_vfex(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(parse_vfex(&text))
+    let hz = text
+        .split_whitespace()
+        .skip_while(|w| *w != "tsc-hz")
+        .nth(1)
+        .and_then(|h| h.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    Ok((parse_vfex(&text), hz))
 }
 
 fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f64>> {
@@ -280,7 +301,8 @@ fn main() -> Result<()> {
     let (mem, huge) = memory_args(&a.memory)?;
     let mut rows = Vec::new();
     println!(
-        "vfex-perf io: {} round(s) x {} s per tool per input, memory: {}, lcores {}",
+        "vfex-perf: modes {} vs testpmd io, {} round(s) x {} s per tool per input, memory: {}, lcores {}",
+        a.modes.join(","),
         a.rounds,
         a.duration,
         if huge {
@@ -291,60 +313,97 @@ fn main() -> Result<()> {
         a.lcores
     );
     for input in &a.inputs {
-        let (mut vf, mut tp) = (Vec::new(), Vec::new());
+        // Per mode: per-round medians; testpmd io per round.
+        let mut vf: Vec<Vec<f64>> = vec![Vec::new(); a.modes.len()];
+        let mut tp = Vec::new();
+        let mut hz = 0.0;
         for r in 0..a.rounds {
-            let x = steady(run_vfex(&a, input, &mem, "vfex-perf-a")?);
-            let y = steady(run_testpmd(&a, input, &mem, "vfex-perf-b")?);
-            if x.is_empty() || x.iter().all(|v| *v == 0.0) {
-                bail!("vfex forwarded nothing on {input}");
+            for (k, mode) in a.modes.iter().enumerate() {
+                let (x, h) = run_vfex(&a, mode, input, &mem, "vfex-perf-a")?;
+                let x = steady(x);
+                if x.is_empty() || x.iter().all(|v| *v == 0.0) {
+                    bail!("vfex {mode} forwarded nothing on {input}");
+                }
+                hz = h;
+                vf[k].push(median(&mut x.clone()));
             }
+            let y = steady(run_testpmd(&a, input, &mem, "vfex-perf-b")?);
             if y.is_empty() || y.iter().all(|v| *v == 0.0) {
                 bail!("testpmd forwarded nothing on {input}");
             }
-            let (mx, my) = (median(&mut x.clone()), median(&mut y.clone()));
+            tp.push(median(&mut y.clone()));
+            let line: Vec<String> = a
+                .modes
+                .iter()
+                .zip(&vf)
+                .map(|(m, v)| format!("vfex {m} {:.2}", v[r] / 1e6))
+                .collect();
             eprintln!(
-                "  [{input}] round {}/{}: vfex {:.2} Mpps, testpmd {:.2} Mpps, ratio {:.3}",
+                "  [{input}] round {}/{}: {}, testpmd io {:.2} Mpps",
                 r + 1,
                 a.rounds,
-                mx / 1e6,
-                my / 1e6,
-                mx / my
+                line.join(", "),
+                tp[r] / 1e6
             );
-            vf.push(mx);
-            tp.push(my);
         }
-        let mut ratios: Vec<f64> = vf.iter().zip(&tp).map(|(x, y)| x / y).collect();
-        let row = serde_json::json!({
-            "input": input,
-            "vfex_mpps_median": median(&mut vf.clone()) / 1e6,
-            "vfex_mpps_min": vf.iter().cloned().fold(f64::INFINITY, f64::min) / 1e6,
-            "vfex_mpps_max": vf.iter().cloned().fold(0.0, f64::max) / 1e6,
-            "testpmd_mpps_median": median(&mut tp.clone()) / 1e6,
-            "testpmd_mpps_min": tp.iter().cloned().fold(f64::INFINITY, f64::min) / 1e6,
-            "testpmd_mpps_max": tp.iter().cloned().fold(0.0, f64::max) / 1e6,
-            "ratio_median": median(&mut ratios),
-            "ratio_of_medians": median(&mut vf.clone()) / median(&mut tp.clone()),
-            "rounds": a.rounds,
-            "duration_s": a.duration,
-            "hugepages": huge,
-        });
-        rows.push(row);
+        let tp_med = median(&mut tp.clone());
+        let io_idx = a.modes.iter().position(|m| m == "io");
+        for (k, mode) in a.modes.iter().enumerate() {
+            let v = &vf[k];
+            let mut ratios: Vec<f64> = v.iter().zip(&tp).map(|(x, y)| x / y).collect();
+            let cpp = |pps: f64| if pps > 0.0 { hz / pps } else { 0.0 };
+            // Added cost over vfex io, per round, in cycles per packet.
+            let mut added: Vec<f64> = match io_idx {
+                Some(i) if i != k => v
+                    .iter()
+                    .zip(&vf[i])
+                    .map(|(x, y)| cpp(*x) - cpp(*y))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let med = median(&mut v.clone());
+            rows.push(serde_json::json!({
+                "input": input,
+                "mode": mode,
+                "vfex_mpps_median": med / 1e6,
+                "vfex_mpps_min": v.iter().cloned().fold(f64::INFINITY, f64::min) / 1e6,
+                "vfex_mpps_max": v.iter().cloned().fold(0.0, f64::max) / 1e6,
+                "vfex_cycles_per_packet": cpp(med),
+                "added_cycles_over_io": if added.is_empty() { serde_json::Value::Null } else { serde_json::json!(median(&mut added)) },
+                "testpmd_io_mpps_median": tp_med / 1e6,
+                "testpmd_io_mpps_min": tp.iter().cloned().fold(f64::INFINITY, f64::min) / 1e6,
+                "testpmd_io_mpps_max": tp.iter().cloned().fold(0.0, f64::max) / 1e6,
+                "testpmd_io_cycles_per_packet": cpp(tp_med),
+                "ratio_to_testpmd_io": median(&mut ratios),
+                "rounds": a.rounds,
+                "duration_s": a.duration,
+                "hugepages": huge,
+                "tsc_hz": hz,
+            }));
+        }
     }
     println!(
-        "\n| input | vfex io Mpps/core (median, min..max) | testpmd io Mpps/core (median, min..max) | ratio vfex/testpmd |"
+        "\n| input | vfex mode | vfex Mpps/core median (min..max) | cycles/pkt | added over io | testpmd io Mpps/core median (min..max) | ratio vfex/testpmd io |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for r in &rows {
+        let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "| {} | {:.2} ({:.2}..{:.2}) | {:.2} ({:.2}..{:.2}) | {:.3} |",
+            "| {} | {} | {:.2} ({:.2}..{:.2}) | {:.1} | {} | {:.2} ({:.2}..{:.2}) | {:.3} |",
             r["input"].as_str().unwrap_or(""),
-            r["vfex_mpps_median"].as_f64().unwrap_or(0.0),
-            r["vfex_mpps_min"].as_f64().unwrap_or(0.0),
-            r["vfex_mpps_max"].as_f64().unwrap_or(0.0),
-            r["testpmd_mpps_median"].as_f64().unwrap_or(0.0),
-            r["testpmd_mpps_min"].as_f64().unwrap_or(0.0),
-            r["testpmd_mpps_max"].as_f64().unwrap_or(0.0),
-            r["ratio_median"].as_f64().unwrap_or(0.0),
+            r["mode"].as_str().unwrap_or(""),
+            f("vfex_mpps_median"),
+            f("vfex_mpps_min"),
+            f("vfex_mpps_max"),
+            f("vfex_cycles_per_packet"),
+            r["added_cycles_over_io"]
+                .as_f64()
+                .map(|x| format!("{x:+.1}"))
+                .unwrap_or_else(|| "-".into()),
+            f("testpmd_io_mpps_median"),
+            f("testpmd_io_mpps_min"),
+            f("testpmd_io_mpps_max"),
+            f("ratio_to_testpmd_io"),
         );
     }
     if let Some(p) = &a.json {
