@@ -237,6 +237,7 @@ fn run_vfex(
 }
 
 fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f64>> {
+    use std::io::BufRead;
     let mut cmd = Command::new(&a.testpmd);
     cmd.args(["-l", &a.lcores, "--no-pci", "--file-prefix", prefix])
         .args(mem)
@@ -251,7 +252,7 @@ fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Ve
     if input == "ring" {
         cmd.arg("--tx-first");
     }
-    let child = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -263,16 +264,49 @@ fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Ve
             )
         })?;
     let pid = child.id();
-    // testpmd forwards until SIGINT, then prints its final stats and exits.
-    std::thread::sleep(Duration::from_secs(a.duration) + Duration::from_millis(300));
+    // testpmd can take seconds to start (it locks its whole pool in memory):
+    // read its periods as they come and stop it once it has forwarded for
+    // `duration` periods (plus one of warm-up), or after a generous timeout.
+    let stdout = child.stdout.take().context("testpmd stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(|l| l.ok())
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let want = a.duration as usize + 1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(a.duration + 60);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => {
+                text.push_str(&l);
+                text.push('\n');
+                let busy = parse_testpmd(&text, 2)
+                    .into_iter()
+                    .skip_while(|x| *x == 0.0)
+                    .count();
+                if busy > want {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+    }
     // Signal through kill(1): this crate has no unsafe code.
     Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
         .ok();
     let out = child.wait_with_output()?;
+    reader.join().ok();
     remove_runtime_dir(&runtime_dir(prefix)).ok();
-    let text = String::from_utf8_lossy(&out.stdout);
     let v = parse_testpmd(&text, 2);
     if v.is_empty() {
         bail!(

@@ -425,6 +425,7 @@ impl<'a> Port<'a> {
         Ok(RxQueue {
             port: self.id.0,
             queue: q.0,
+            ops: fp_ops(self.id),
             taken: &self.rx_taken,
         })
     }
@@ -435,6 +436,7 @@ impl<'a> Port<'a> {
         Ok(TxQueue {
             port: self.id.0,
             queue: q.0,
+            ops: fp_ops(self.id),
             taken: &self.tx_taken,
         })
     }
@@ -474,6 +476,17 @@ impl Drop for Port<'_> {
                 sys::rte_dev_remove(info.device);
             }
         }
+    }
+}
+
+/// This port's slot in DPDK's fast-path ops table (a static array).
+fn fp_ops(id: PortId) -> *const sys::rte_eth_fp_ops {
+    // SAFETY: only the address of an element is taken (no reference to the
+    // mutable static is created); port ids are < RTE_MAX_ETHPORTS.
+    unsafe {
+        (&raw const sys::rte_eth_fp_ops)
+            .cast::<sys::rte_eth_fp_ops>()
+            .add(usize::from(id.0))
     }
 }
 
@@ -550,8 +563,13 @@ const fn libc_eexist() -> i32 {
 pub struct RxQueue<'p> {
     port: u16,
     queue: u16,
+    ops: *const sys::rte_eth_fp_ops,
     taken: &'p AtomicU64,
 }
+
+// SAFETY: `ops` points into DPDK's static fast-path table, valid for the
+// process; the handle is the queue's only user wherever it moves.
+unsafe impl Send for RxQueue<'_> {}
 
 impl RxQueue<'_> {
     /// Port id.
@@ -565,16 +583,31 @@ impl RxQueue<'_> {
     }
 
     /// Receives into the free slots of `burst`; returns how many arrived.
+    ///
+    /// This is `rte_eth_rx_burst` written out in Rust (as DPDK 22.11 inlines
+    /// it: the fast-path ops table, then rx callbacks if any), saving the
+    /// call into the C shim on every burst.
     #[inline(always)]
     pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
         let (p, len) = burst.raw_parts();
         let room = (N - len) as u16;
-        // SAFETY: this handle is the queue's only user; slots len..N are free
-        // and the PMD writes at most `room` owned mbufs there.
+        let q = usize::from(self.queue);
+        // SAFETY: `ops` points into the static rte_eth_fp_ops array at this
+        // port's slot; the port is started and cannot stop while this handle
+        // borrows it, so the burst function and queue data are the ones DPDK
+        // installed at start. This handle is the queue's only user; slots
+        // len..N are free and the PMD writes at most `room` owned mbufs there.
         unsafe {
-            let n = dpdk_sys::vfex_rx_burst(self.port, self.queue, p.add(len), room) as usize;
-            burst.grow(n);
-            n
+            let ops = &*self.ops;
+            let qd = *ops.rxq.data.add(q);
+            let Some(f) = ops.rx_pkt_burst else { return 0 };
+            let mut n = f(qd, p.add(len), room);
+            let cb = std::ptr::read_volatile(ops.rxq.clbk.add(q));
+            if !cb.is_null() {
+                n = sys::rte_eth_call_rx_callbacks(self.port, self.queue, p.add(len), n, room, cb);
+            }
+            burst.grow(usize::from(n));
+            usize::from(n)
         }
     }
 }
@@ -591,8 +624,12 @@ impl Drop for RxQueue<'_> {
 pub struct TxQueue<'p> {
     port: u16,
     queue: u16,
+    ops: *const sys::rte_eth_fp_ops,
     taken: &'p AtomicU64,
 }
+
+// SAFETY: as for RxQueue.
+unsafe impl Send for TxQueue<'_> {}
 
 impl TxQueue<'_> {
     /// Port id.
@@ -607,15 +644,32 @@ impl TxQueue<'_> {
 
     /// Hands the mbufs of `burst` to the PMD, front first; returns how many
     /// it took. The unsent tail stays in `burst`, moved to its front.
+    ///
+    /// This is `rte_eth_tx_burst` written out in Rust (tx callbacks first,
+    /// then the PMD's burst function), as [`RxQueue::rx_burst`] is.
     #[inline(always)]
     pub fn tx_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
         let (p, len) = burst.raw_parts();
         if len == 0 {
             return 0;
         }
-        // SAFETY: this handle is the queue's only user; slots 0..len are owned
-        // mbufs; the PMD takes ownership of the first `n`.
-        let n = unsafe { dpdk_sys::vfex_tx_burst(self.port, self.queue, p, len as u16) } as usize;
+        let q = usize::from(self.queue);
+        let mut nb = len as u16;
+        // SAFETY: as in `RxQueue::rx_burst`: a started port's fast-path ops
+        // slot, this handle is the queue's only user; slots 0..len are owned
+        // mbufs and the PMD takes ownership of the first `n` it returns.
+        let n = unsafe {
+            let ops = &*self.ops;
+            let qd = *ops.txq.data.add(q);
+            let cb = std::ptr::read_volatile(ops.txq.clbk.add(q));
+            if !cb.is_null() {
+                nb = sys::rte_eth_call_tx_callbacks(self.port, self.queue, p, nb, cb);
+            }
+            match ops.tx_pkt_burst {
+                Some(f) => usize::from(f(qd, p, nb)),
+                None => 0,
+            }
+        };
         burst.consume_front(n);
         n
     }
