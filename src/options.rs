@@ -107,7 +107,7 @@ pub const OPTIONS: &[OptDef] = &[
         long: "forward-mode",
         short: None,
         value: Some("MODE"),
-        help: "forwarding engine: io (unchanged) or macswap (swap MAC addresses) [io]",
+        help: "forwarding engine [io]: io (unchanged), macswap (swap MACs), vntag|etag|stag (push the tag on even ports, strip it on odd ones), vntag-encap|etag-encap|stag-encap (push on every port), vntag-decap|etag-decap|stag-decap (strip on every port); port index i pushes VIF / E-CID / S-VID i+1",
         apply: |o, v| {
             o.forward_mode = val(v).parse()?;
             Ok(())

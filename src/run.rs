@@ -275,7 +275,7 @@ impl Monitor<'_, '_> {
             trx += rx_pps;
             ttx += tx_pps;
             out.push_str(&format!(
-                "[{:>7.1} s] port {:<2} {:<12} rx-pps {:>11.0}  tx-pps {:>11.0}  rx {:>12}  tx {:>12}  drops {}\n",
+                "[{:>7.1} s] port {:<2} {:<12} rx-pps {:>11.0}  tx-pps {:>11.0}  rx {:>12}  tx {:>12}  tx_full {}\n",
                 t.as_secs_f64(),
                 p.id(),
                 p.name(),
@@ -330,6 +330,12 @@ impl Monitor<'_, '_> {
             "  total               RX-packets: {:<14} TX-packets: {:<14} TX-dropped(tx_full): {:<10}",
             rx, tx, drops
         );
+        for r in vfex_dataplane::drop::DropReason::ALL {
+            let n = WorkerCounters::sum_drops(self.counters, r);
+            if n > 0 {
+                println!("  dropped {:<16} {n}", r.name());
+            }
+        }
         println!(
             "  average: {:.3} Mpps received, {:.3} Mpps per forwarding core ({} cores)",
             rx as f64 / secs / 1e6,

@@ -301,3 +301,112 @@ fn sigint_stops_within_a_second_with_a_summary() {
         assert_cleaned_up(&tag);
     }
 }
+
+/// Runs vfex with one pcap port in `mode` over `frames`; returns the frames
+/// it wrote.
+fn pcap_run(tag: &str, mode: &str, frames: &[Vec<u8>]) -> (PathBuf, Vec<Vec<u8>>) {
+    let dir = tempdir(tag);
+    write_pcap(&dir.join("in.pcap"), frames);
+    let mut a = eal(tag);
+    a.push("--vdev".into());
+    a.push(format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        dir.join("in.pcap").display(),
+        dir.join("out.pcap").display()
+    ));
+    a.extend(
+        [
+            "--",
+            "--forward-mode",
+            mode,
+            "--duration",
+            "1",
+            "--stats-period",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_cleaned_up(tag);
+    let out = read_pcap(&dir.join("out.pcap"));
+    (dir, out)
+}
+
+fn tshark_fields(pcap: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-r"])
+        .arg(pcap)
+        .args(["-T", "fields", "-E", "separator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd
+        .output()
+        .expect("tshark is needed for this test: run scripts/setup.sh");
+    assert!(
+        o.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn tag_encap_modes_put_what_wireshark_expects_on_the_wire() {
+    let frames: Vec<Vec<u8>> = (0..30)
+        .map(|i| {
+            let mut f = frame(i, 64);
+            f[12..14].copy_from_slice(&[0x08, 0x00]);
+            f
+        })
+        .collect();
+    for (mode, fields, want) in [
+        (
+            "vntag-encap",
+            vec![
+                "vntag.dir",
+                "vntag.ptr",
+                "vntag.dst",
+                "vntag.src",
+                "vntag.etype",
+            ],
+            vec!["0", "0", "0", "1", "0x0800"],
+        ),
+        (
+            "etag-encap",
+            vec![
+                "etag.ecid_base",
+                "etag.group",
+                "etag.iecid_base",
+                "etag.pcp",
+            ],
+            vec!["0x0001", "0", "0x0000", "0"],
+        ),
+        (
+            "stag-encap",
+            vec!["ieee8021ad.id", "ieee8021ad.priority"],
+            vec!["1", "0"],
+        ),
+    ] {
+        let (dir, out) = pcap_run(mode, mode, &frames);
+        assert_eq!(out.len(), frames.len(), "{mode}");
+        let rows = tshark_fields(&dir.join("out.pcap"), &fields);
+        assert_eq!(rows.len(), frames.len(), "{mode}");
+        for r in rows {
+            assert_eq!(r, want, "{mode}");
+        }
+        // Strip what was pushed: the original frames come back.
+        let (dir2, back) = pcap_run(
+            &format!("{mode}-back"),
+            &mode.replace("encap", "decap"),
+            &out,
+        );
+        assert_eq!(back, frames, "{mode} then decap");
+        std::fs::remove_dir_all(dir).ok();
+        std::fs::remove_dir_all(dir2).ok();
+    }
+}

@@ -11,5 +11,7 @@
 //! - [`fwd`]: forwarding engines and the poll loop run on worker lcores.
 
 pub mod dpdk;
+pub mod drop;
 pub mod fwd;
+pub mod kernels;
 pub mod wire;

@@ -502,3 +502,61 @@ fn stop_flag_ends_the_worker_promptly() {
     drop(w);
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn vntag_mode_pushes_on_even_ports_strips_on_odd_and_counts_drops() {
+    use vfex_dataplane::drop::DropReason;
+    let eal = eal();
+    let pool = pool(1024);
+    let w1 = VirtualWire::new(eal, &unique("t1"), 1024).unwrap();
+    let w2 = VirtualWire::new(eal, &unique("t2"), 1024).unwrap();
+    let (h1, d1) = w1.ports().unwrap();
+    let (h2, d2) = w2.ports().unwrap();
+    let (h1, h2) = (started(h1, &pool, 1), started(h2, &pool, 1));
+    let dut = [started(d1, &pool, 1), started(d2, &pool, 1)];
+    // VM side (port index 0): 50 plain frames and one that tries to carry
+    // its own VN-Tag.
+    let plain: Vec<Vec<u8>> = (0..50).map(|i| frame(i, 64 + i as usize)).collect();
+    let mut injected = frame(99, 64);
+    injected[12..14].copy_from_slice(&[0x89, 0x26]);
+    let mut up = plain.clone();
+    up.push(injected);
+    inject(&pool, &h1, &up);
+    // Uplink side (port index 1): a downstream VN-Tag frame (runt after the
+    // strip: padded to 60) and one without a tag.
+    let mut down = frame(7, 40);
+    down.splice(12..12, [0x89, 0x26, 0x80, 0x01, 0x00, 0x00]);
+    let untagged = frame(8, 64);
+    inject(&pool, &h2, &[down, untagged]);
+    let counters = [WorkerCounters::new(2)];
+    let c = &counters[0];
+    run_fwd(ForwardMode::VnTag, &dut, &counters, || {
+        c.port(1).tx.get() >= 50 && c.port(0).tx.get() >= 1
+    });
+    let tagged = drain(&h2);
+    let expect: Vec<Vec<u8>> = plain
+        .iter()
+        .map(|f| {
+            let mut t = f[..12].to_vec();
+            t.extend_from_slice(&[0x89, 0x26, 0x00, 0x00, 0x00, 0x01]);
+            t.extend_from_slice(&f[12..]);
+            t
+        })
+        .collect();
+    assert_eq!(tagged, expect, "upstream VN-Tag d=0 src=1");
+    let mut want_down = frame(7, 40);
+    want_down.resize(60, 0);
+    assert_eq!(drain(&h1), vec![want_down], "stripped and padded to 60");
+    assert_eq!(
+        WorkerCounters::sum_drops(&counters, DropReason::TagInjection),
+        1
+    );
+    assert_eq!(WorkerCounters::sum_drops(&counters, DropReason::BadTpid), 1);
+    let (rx0, _, _) = WorkerCounters::sum_port(&counters, 0);
+    let (_, tx1, full1) = WorkerCounters::sum_port(&counters, 1);
+    assert_eq!(rx0, tx1 + full1 + 1, "conservation: rx = tx + drops");
+    drop(dut);
+    drop((h1, h2));
+    drop((w1, w2));
+    assert_eq!(pool.in_use(), 0);
+}

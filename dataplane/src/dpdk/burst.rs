@@ -173,6 +173,28 @@ impl<const N: usize> Burst<N> {
         self.len = w;
     }
 
+    /// Like [`Burst::retain`], with each mbuf's index in the burst.
+    #[inline]
+    pub fn retain_indexed(
+        &mut self,
+        mut keep: impl FnMut(usize, &mut Mbuf) -> bool,
+        mut reject: impl FnMut(usize, Mbuf),
+    ) {
+        let mut w = 0;
+        for r in 0..self.len {
+            let p = self.pkts[r];
+            // SAFETY: as in `retain`.
+            let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
+            if keep(r, &mut m) {
+                self.pkts[w] = m.into_raw().as_ptr();
+                w += 1;
+            } else {
+                reject(r, m);
+            }
+        }
+        self.len = w;
+    }
+
     /// Drops ownership of the first `n` slots (already handed to DPDK) and
     /// moves the rest to the front.
     #[inline(always)]

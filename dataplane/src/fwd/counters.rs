@@ -5,6 +5,7 @@
 //! the blocks of all workers. Blocks are cache-line aligned so workers never
 //! share a line.
 
+use crate::drop::DropReason;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A counter with one writer.
@@ -45,6 +46,7 @@ pub struct PortCounters {
 #[repr(align(64))]
 pub struct WorkerCounters {
     ports: Box<[PortCounters]>,
+    drops: [Counter; DropReason::COUNT],
     /// Poll-loop iterations (for idle/busy accounting).
     pub loops: Counter,
 }
@@ -54,6 +56,7 @@ impl WorkerCounters {
     pub fn new(nports: usize) -> Self {
         WorkerCounters {
             ports: (0..nports).map(|_| PortCounters::default()).collect(),
+            drops: std::array::from_fn(|_| Counter::default()),
             loops: Counter::default(),
         }
     }
@@ -67,6 +70,18 @@ impl WorkerCounters {
     #[inline(always)]
     pub fn port(&self, i: usize) -> &PortCounters {
         &self.ports[i]
+    }
+
+    /// Drops counted under `reason` by engines (not `tx_full`, which is
+    /// per port).
+    #[inline(always)]
+    pub fn drop(&self, reason: DropReason) -> &Counter {
+        &self.drops[reason as usize]
+    }
+
+    /// Sum over workers of the drops under `reason`.
+    pub fn sum_drops(blocks: &[WorkerCounters], reason: DropReason) -> u64 {
+        blocks.iter().map(|b| b.drop(reason).get()).sum()
     }
 
     /// Sum over workers of (rx, tx, tx_full) for port index `i`.

@@ -13,11 +13,15 @@ mod counters;
 mod engine;
 
 pub use counters::{PortCounters, WorkerCounters};
-pub use engine::{Engine, ForwardMode, Io, MacSwap, swap_macs};
+pub use engine::{
+    Engine, ForwardMode, Io, MacSwap, TagEngine, TagOp, apply_dispositions, etag_engine,
+    stag_engine, swap_macs, vntag_engine,
+};
 
 use crate::dpdk::{
     Burst, Eal, Error, LcoreId, Port, QueueId, Result, RxQueue, Tsc, TxQueue, rdtsc,
 };
+use crate::kernels::Kernels;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Packets per rx/tx burst.
@@ -174,7 +178,10 @@ pub fn run_worker<E: Engine>(
                 continue;
             }
             counters.port(s.rx_idx).rx.add(n as u64);
-            engine.process(&mut rx);
+            engine.process(s.rx_idx, &mut rx, counters);
+            if rx.is_empty() {
+                continue;
+            }
             let (t, txq) = (s.tx_idx, &mut plan.txqs[s.tx_idx]);
             let buf = &mut txbufs[t];
             if buf.is_empty() && rx.is_full() {
@@ -233,12 +240,30 @@ pub fn forward<T>(
     }
     let mut plans = plan(ports, lcores.len(), topo)?;
     let tsc = Tsc::new(eal);
+    let kernels = Kernels::detect().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let nports = ports.len();
     eal.scope(|s| {
         let mut handles = Vec::with_capacity(lcores.len());
         for ((plan, &lc), c) in plans.iter_mut().zip(lcores).zip(counters) {
-            let h = s.launch(lc, move || match mode {
-                ForwardMode::Io => run_worker(Io, plan, c, stop, tsc),
-                ForwardMode::MacSwap => run_worker(MacSwap, plan, c, stop, tsc),
+            let h = s.launch(lc, move || {
+                use ForwardMode::*;
+                let op = mode.tag_op();
+                match mode {
+                    Io => run_worker(engine::Io, plan, c, stop, tsc),
+                    MacSwap => run_worker(engine::MacSwap, plan, c, stop, tsc),
+                    VnTag | VnTagEncap | VnTagDecap => {
+                        let e = vntag_engine(kernels, op.unwrap_or(TagOp::Both), nports);
+                        run_worker(e, plan, c, stop, tsc)
+                    }
+                    ETag | ETagEncap | ETagDecap => {
+                        let e = etag_engine(kernels, op.unwrap_or(TagOp::Both), nports);
+                        run_worker(e, plan, c, stop, tsc)
+                    }
+                    STag | STagEncap | STagDecap => {
+                        let e = stag_engine(kernels, op.unwrap_or(TagOp::Both), nports);
+                        run_worker(e, plan, c, stop, tsc)
+                    }
+                }
             });
             match h {
                 Ok(h) => handles.push(h),
