@@ -346,7 +346,7 @@ mod tests {
         );
         let e = p(&["--forward-mode", "rxonly"]).unwrap_err();
         assert!(
-            e.contains("rxonly") && e.contains("expected io or macswap"),
+            e.contains("rxonly") && e.contains("expected one of io, macswap"),
             "{e}"
         );
         assert!(

@@ -332,7 +332,11 @@ mod tests {
             "rxonly"
                 .parse::<ForwardMode>()
                 .unwrap_err()
-                .contains("expected io or macswap")
+                .contains("expected one of io, macswap")
         );
+        for (m, n) in ForwardMode::ALL {
+            assert_eq!(n.parse::<ForwardMode>(), Ok(m));
+            assert_eq!(m.name(), n);
+        }
     }
 }

@@ -61,6 +61,10 @@ pub trait PacketBuf {
     fn data_len(&self) -> usize;
     /// Bytes in the whole packet.
     fn pkt_len(&self) -> usize;
+    /// Hints the CPU to fetch the first cache line of the data (kernels
+    /// call it for the next group of packets). Default: nothing.
+    #[inline(always)]
+    fn prefetch(&self) {}
 }
 
 impl PacketBuf for Mbuf {
@@ -115,6 +119,13 @@ impl PacketBuf for Mbuf {
     #[inline(always)]
     fn pkt_len(&self) -> usize {
         Mbuf::pkt_len(self) as usize
+    }
+
+    /// `prefetcht0` of the data (inline, not the FFI `prefetch_data`).
+    #[inline(always)]
+    fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        super::simd::prefetch(Mbuf::data(self).as_ptr());
     }
 }
 
@@ -277,6 +288,8 @@ impl PacketBuf for TestBuf {
     fn pkt_len(&self) -> usize {
         self.len
     }
+
+    // `prefetch`: the default no-op; a TestBuf's data is in cache anyway.
 }
 
 #[cfg(test)]

@@ -1,42 +1,89 @@
 //! x86_64 SIMD kernels (SSE4.1 and AVX2 builds of one body).
 //!
-//! Same checks as the scalar kernels (shared code); only the byte moves
-//! differ:
+//! Each packet first tries a vector fast path that checks everything at
+//! once and only applies to packets that the scalar checks accept; any
+//! other packet (a drop, a short or chained first segment, padding needed)
+//! takes the scalar path, which finds the reason. So results are the
+//! scalar ones by construction, and `tests/kernels_equiv.rs` checks it.
 //!
-//! - encap: one 16-byte load of the old front (MACs + EtherType + 2),
-//!   `pinsrd` of the first 4 tag bytes into lanes 12..16, one 16-byte store
-//!   at the new front, then the last `TAG_LEN - 4` tag bytes (0, 2 or 4);
-//! - decap: one 16-byte load of the front, `pinsrd` of the 4 bytes that
-//!   follow the tag's end (inner EtherType + 2, unchanged) into lanes
-//!   12..16, one 16-byte store at front + `TAG_LEN`.
+//! - encap: one 16-byte load of the front (MACs + EtherType + 2); the
+//!   EtherType is broadcast (`pshufb`) and compared with the five tag TPIDs
+//!   at once (`pcmpeqw`); then the first 4 tag bytes go into lanes 12..16
+//!   (`pinsrd`), one 16-byte store at the new front, and the last
+//!   `TAG_LEN - 4` tag bytes.
+//! - decap: one 16-byte load at offset 12 (TPID, TCI, inner EtherType):
+//!   VN-Tag `ver` / E-Tag ext bytes tested with one `ptest` against a mask,
+//!   inner EtherType broadcast and compared with the five tag TPIDs; then
+//!   one 16-byte load of the front, `pinsrd` of the 4 bytes that follow
+//!   the tag (unchanged), one 16-byte store at front + `TAG_LEN`.
 //!
-//! Frames whose first segment is too short for a 16-byte access take the
-//! scalar move. Packets go in groups of 4 with the data of the next group
-//! prefetched, then a tail. Every function here is `unsafe` only because
-//! of its target feature: [`super::Kernels`] calls it after checking the
-//! CPU once.
+//! Packets go in groups of 4 with the next group prefetched
+//! ([`PacketBuf::prefetch`]), then a tail. Every function here is `unsafe`
+//! only because of its target feature: [`super::Kernels`] calls them after
+//! checking the CPU once.
 
 use core::arch::x86_64::{
-    __m128i, _MM_HINT_T0, _mm_insert_epi32, _mm_loadu_si128, _mm_prefetch, _mm_storeu_si128,
+    __m128i, _MM_HINT_T0, _mm_cmpeq_epi16, _mm_insert_epi32, _mm_loadu_si128, _mm_movemask_epi8,
+    _mm_prefetch, _mm_shuffle_epi8, _mm_storeu_si128, _mm_testz_si128,
 };
 
 use super::buf::PacketBuf;
-use super::scalar::{decap_check, decap_finish, encap_check, encap_move};
+use super::scalar::{self, decap_finish};
 use super::tag::{TagBytes, TagKind};
-use super::{Disposition, MAC_LEN};
+use super::{Disposition, MAC_LEN, MIN_FRAME_LEN};
 use crate::drop::DropReason;
 
 /// Packets per group.
 const GROUP: usize = 4;
 
-/// Prefetches the first cache line of the next group's frames.
+/// The five TPIDs that may not follow the MACs of a VM's frame, nor an
+/// extender tag (wire order; 0x8926 repeated to fill the vector).
+static TAG_TPIDS: [u8; 16] = [
+    0x89, 0x26, 0x89, 0x3f, 0x88, 0xa8, 0x91, 0x00, 0x92, 0x00, 0x89, 0x26, 0x89, 0x26, 0x89, 0x26,
+];
+
+/// `pshufb` control that repeats bytes `at`, `at + 1` in every 16-bit lane.
+const fn broadcast16(at: usize) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        c[i] = (at + i % 2) as u8;
+        i += 1;
+    }
+    c
+}
+
+/// Hints the CPU to fetch the line at `p` (any address: a prefetch never
+/// faults). Safe; used by [`PacketBuf::prefetch`] for mbufs.
 #[inline(always)]
-fn prefetch_group<B: PacketBuf>(pkts: &[B], from: usize) {
-    for b in pkts.iter().skip(from).take(GROUP) {
-        let p = b.data().as_ptr();
-        // SAFETY: a prefetch is a hint: it never faults and reads nothing
-        // observable; `p` is the start of a live slice.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+pub fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch is only a hint: it never faults and changes no
+    // architectural state, whatever the address; SSE is baseline on x86_64.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+}
+
+/// Loads 16 bytes from a constant table.
+///
+/// # Safety
+/// SSE2 (baseline on x86_64); `t` is 16 bytes, so the load is in bounds.
+#[inline(always)]
+unsafe fn load_const(t: &[u8; 16]) -> __m128i {
+    // SAFETY: `t` holds 16 readable bytes; unaligned load.
+    unsafe { _mm_loadu_si128(t.as_ptr().cast::<__m128i>()) }
+}
+
+/// Whether the 16-bit big-endian value at bytes `at..at + 2` of `v` is one
+/// of the five tag TPIDs.
+///
+/// # Safety
+/// The CPU must support SSE4.1 (implies SSSE3 for `pshufb`).
+#[inline(always)]
+unsafe fn is_tag_tpid(v: __m128i, ctl: &[u8; 16]) -> bool {
+    // SAFETY: SSE4.1 is the caller's contract; the loads are of 16-byte
+    // tables.
+    unsafe {
+        let et = _mm_shuffle_epi8(v, load_const(ctl));
+        _mm_movemask_epi8(_mm_cmpeq_epi16(et, load_const(&TAG_TPIDS))) != 0
     }
 }
 
@@ -50,33 +97,40 @@ unsafe fn encap_one<K: TagKind, B: PacketBuf>(
     table: &[TagBytes<K>],
     veth: u16,
 ) -> Disposition {
-    let tag = match encap_check(b, table, veth) {
-        Ok(tag) => tag,
-        Err(r) => return Disposition::Drop(r),
-    };
+    const ET_CTL: [u8; 16] = broadcast16(MAC_LEN);
     let t = K::TAG_LEN;
-    let Ok(d) = b.prepend(t) else {
-        return Disposition::Drop(DropReason::NoHeadroom);
-    };
-    if d.len() < t + 16 {
-        encap_move(d, tag);
-        return Disposition::Ok;
+    let d = b.data();
+    if d.len() >= 16 && b.headroom() >= t {
+        // SAFETY: the first segment holds at least 16 bytes; SSE4.1 is the
+        // caller's contract.
+        let (v, injected) = unsafe {
+            let v = _mm_loadu_si128(d.as_ptr().cast::<__m128i>());
+            (v, is_tag_tpid(v, &ET_CTL))
+        };
+        if let (false, Some(tag)) = (injected, table.get(usize::from(veth))) {
+            // Every scalar check passes: >= 16 bytes in the first segment,
+            // no tag TPID, headroom, known vEth.
+            let Ok(d) = b.prepend(t) else {
+                return Disposition::Drop(DropReason::NoHeadroom);
+            };
+            let raw = tag.raw();
+            let head = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            let p = d.as_mut_ptr();
+            // SAFETY: after the prepend the first segment holds at least
+            // t + 16 bytes, so p .. p + 12 + t is writable (t <= 8 < 16
+            // + 4); `v` was loaded before. SSE4.1 is the caller's contract.
+            unsafe {
+                let v = _mm_insert_epi32::<3>(v, head);
+                _mm_storeu_si128(p.cast::<__m128i>(), v);
+                core::ptr::copy_nonoverlapping(raw.as_ptr().add(4), p.add(16), t - 4);
+            }
+            return Disposition::Ok;
+        }
     }
-    let raw = tag.raw();
-    let head = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-    let p = d.as_mut_ptr();
-    // SAFETY: `d` is the first segment after the prepend and holds at
-    // least t + 16 bytes, so p + t .. p + t + 16 (old front) is readable
-    // and p .. p + 16 and p + 16 .. p + 12 + t (t <= 8) are writable; the
-    // load happens before the overlapping store. SSE4.1 (pinsrd) is the
-    // caller's contract.
-    unsafe {
-        let v = _mm_loadu_si128(p.add(t).cast::<__m128i>());
-        let v = _mm_insert_epi32::<3>(v, head);
-        _mm_storeu_si128(p.cast::<__m128i>(), v);
-        core::ptr::copy_nonoverlapping(raw.as_ptr().add(4), p.add(16), t - 4);
+    match scalar::encap_check(b, table, veth) {
+        Ok(tag) => scalar::encap_push(b, tag),
+        Err(r) => Disposition::Drop(r),
     }
-    Disposition::Ok
 }
 
 /// Decap of one packet.
@@ -88,31 +142,47 @@ unsafe fn decap_one<K: TagKind, B: PacketBuf, const PAD: bool>(
     b: &mut B,
     meta: &mut K::Meta,
 ) -> Disposition {
-    let pad = match decap_check::<K, B, PAD>(b, meta) {
-        Ok(pad) => pad,
-        Err(r) => {
-            *meta = K::Meta::default();
-            return Disposition::Drop(r);
-        }
-    };
     let t = K::TAG_LEN;
-    let d = b.data_mut();
-    if d.len() < t + 16 {
-        d.copy_within(0..MAC_LEN, t);
-    } else {
-        let p = d.as_mut_ptr();
-        // SAFETY: the first segment holds at least t + 16 bytes, so
-        // p .. p + t + 16 is readable and writable; both loads happen
-        // before the store. Lanes 12..16 of the store rewrite the bytes
-        // that are already there. SSE4.1 is the caller's contract.
-        unsafe {
-            let v = _mm_loadu_si128(p.cast::<__m128i>());
-            let keep = core::ptr::read_unaligned(p.add(t + MAC_LEN).cast::<i32>());
-            let v = _mm_insert_epi32::<3>(v, keep);
-            _mm_storeu_si128(p.add(t).cast::<__m128i>(), v);
+    let d = b.data();
+    // 16 bytes from offset 12 must be in the first segment; frames that
+    // need padding take the scalar path.
+    if d.len() >= MAC_LEN + 16 && (!PAD || b.pkt_len() >= MIN_FRAME_LEN + t) {
+        let tpid = u16::from_be_bytes([d[MAC_LEN], d[MAC_LEN + 1]]);
+        // SAFETY: the first segment holds at least 28 bytes, so
+        // p + 12 .. p + 28 is readable. SSE4.1 is the caller's contract.
+        let ok = unsafe {
+            let w = _mm_loadu_si128(d.as_ptr().add(MAC_LEN).cast::<__m128i>());
+            (_mm_testz_si128(w, load_const(&const { K::FAST_MASK })) != 0)
+                & !is_tag_tpid(w, &const { broadcast16(K::TAG_LEN) })
+        };
+        if ok && K::tpid_ok(tpid) {
+            // Every scalar check passes: the whole tag and inner EtherType
+            // in the first segment, TPID, ver / ext, inner EtherType, no pad.
+            *meta = K::fields(&d[MAC_LEN..]);
+            let p = b.data_mut().as_mut_ptr();
+            // SAFETY: the first segment holds at least 28 >= t + 16 bytes,
+            // so p .. p + t + 16 is readable and writable; both loads come
+            // before the store, whose lanes 12..16 rewrite the bytes already
+            // there. SSE4.1 is the caller's contract.
+            unsafe {
+                let v = _mm_loadu_si128(p.cast::<__m128i>());
+                let keep = core::ptr::read_unaligned(p.add(t + MAC_LEN).cast::<i32>());
+                let v = _mm_insert_epi32::<3>(v, keep);
+                _mm_storeu_si128(p.add(t).cast::<__m128i>(), v);
+            }
+            return decap_finish::<K, B>(b, 0);
         }
     }
-    decap_finish::<K, B>(b, pad)
+    match scalar::decap_check::<K, B, PAD>(b, meta) {
+        Ok(pad) => {
+            b.data_mut().copy_within(0..MAC_LEN, t);
+            decap_finish::<K, B>(b, pad)
+        }
+        Err(r) => {
+            *meta = K::Meta::default();
+            Disposition::Drop(r)
+        }
+    }
 }
 
 /// # Safety
@@ -128,7 +198,7 @@ unsafe fn encap_burst<K: TagKind, B: PacketBuf>(
     let (veth, next) = (&veth[..n], &mut next[..n]);
     let mut i = 0;
     while i + GROUP <= n {
-        prefetch_group(pkts, i + GROUP);
+        scalar::prefetch_group(pkts, i + GROUP);
         for j in i..i + GROUP {
             // SAFETY: SSE4.1 is this function's contract.
             next[j] = unsafe { encap_one(&mut pkts[j], table, veth[j]) };
@@ -153,7 +223,7 @@ unsafe fn decap_burst<K: TagKind, B: PacketBuf, const PAD: bool>(
     let (meta, next) = (&mut meta[..n], &mut next[..n]);
     let mut i = 0;
     while i + GROUP <= n {
-        prefetch_group(pkts, i + GROUP);
+        scalar::prefetch_group(pkts, i + GROUP);
         for j in i..i + GROUP {
             // SAFETY: SSE4.1 is this function's contract.
             next[j] = unsafe { decap_one::<K, B, PAD>(&mut pkts[j], &mut meta[j]) };

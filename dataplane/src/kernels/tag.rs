@@ -31,6 +31,17 @@ pub trait TagKind: private::Sealed + Copy + Default + fmt::Debug + 'static {
     /// `hdr` starts at the TPID and holds at least `TAG_LEN + 2` bytes; the
     /// TPID is already checked.
     fn check(hdr: &[u8]) -> Result<Self::Meta, DropReason>;
+
+    /// Reads the metadata without checking anything (the caller did):
+    /// the field extraction of [`TagKind::check`], for the SIMD fast path.
+    #[doc(hidden)]
+    fn fields(hdr: &[u8]) -> Self::Meta;
+
+    /// SIMD fast check of the 16 bytes at frame offset 12: the bits set
+    /// here must be 0 (VN-Tag: ver; E-Tag: the ext bytes). TPID and inner
+    /// EtherType are checked apart.
+    #[doc(hidden)]
+    const FAST_MASK: [u8; 16];
 }
 
 /// VN-Tag (0x8926), 6 bytes.
@@ -134,13 +145,21 @@ impl TagKind for VnTag {
             return Err(DropReason::BadVersion);
         }
         check_inner_after_extender(be16(hdr, 6))?;
-        Ok(VnTagMeta {
+        Ok(Self::fields(hdr))
+    }
+
+    const FAST_MASK: [u8; 16] = [0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    #[inline(always)]
+    fn fields(hdr: &[u8]) -> VnTagMeta {
+        let tci = u32::from_be_bytes([hdr[2], hdr[3], hdr[4], hdr[5]]);
+        VnTagMeta {
             direction: tci & vntag::DIR_MASK != 0,
             pointer: tci & vntag::PTR_MASK != 0,
             dst: ((tci & vntag::DST_MASK) >> vntag::DST_SHIFT) as u16,
             looped: tci & vntag::LOOPED_MASK != 0,
             src: ((tci & vntag::SRC_MASK) >> vntag::SRC_SHIFT) as u16,
-        })
+        }
     }
 }
 
@@ -160,16 +179,23 @@ impl TagKind for ETag {
             return Err(DropReason::ExtEcid);
         }
         check_inner_after_extender(be16(hdr, etag::field::ETHERTYPE.start))?;
+        Ok(Self::fields(hdr))
+    }
+
+    const FAST_MASK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    #[inline(always)]
+    fn fields(hdr: &[u8]) -> ETagMeta {
         let w1 = be16(hdr, etag::field::WORD1.start);
         let w2 = be16(hdr, etag::field::WORD2.start);
-        Ok(ETagMeta {
+        ETagMeta {
             pcp: ((w1 & etag::PCP_MASK) >> etag::PCP_SHIFT) as u8,
             dei: w1 & etag::DEI_MASK != 0,
             ingress_ecid_base: (w1 & etag::INGRESS_ECID_BASE_MASK) >> etag::INGRESS_ECID_BASE_SHIFT,
             grp: ((w2 & etag::GRP_MASK) >> etag::GRP_SHIFT) as u8,
             ecid_base: (w2 & etag::ECID_BASE_MASK) >> etag::ECID_BASE_SHIFT,
             ecid: w2 & etag::ECID_MASK,
-        })
+        }
     }
 }
 
@@ -189,12 +215,19 @@ impl TagKind for STag {
         if inner.is_extender_tag() || inner.is_stag() {
             return Err(DropReason::Malformed);
         }
+        Ok(Self::fields(hdr))
+    }
+
+    const FAST_MASK: [u8; 16] = [0; 16];
+
+    #[inline(always)]
+    fn fields(hdr: &[u8]) -> STagMeta {
         let tci = be16(hdr, stag::field::TCI.start);
-        Ok(STagMeta {
+        STagMeta {
             pcp: ((tci & stag::PCP_MASK) >> stag::PCP_SHIFT) as u8,
             dei: tci & stag::DEI_MASK != 0,
             svid: (tci & stag::SVID_MASK) >> stag::SVID_SHIFT,
-        })
+        }
     }
 }
 
