@@ -11,3 +11,5 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace --all-targets
+echo "== fuzz smoke run (5 s per target)"
+scripts/fuzz.sh 5
