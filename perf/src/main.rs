@@ -31,10 +31,15 @@ Options:
   --vfex PATH         vfex binary [target/release/vfex]
   --testpmd PATH      testpmd binary [dpdk-testpmd]
   --json FILE         also write the results as JSON
+  --no-perf-stat      do not count CPU cycles with `perf stat` (by default, when perf can
+                      count cycles here, every run is wrapped in `perf stat -I 1000` and the
+                      report adds cycles per packet as the CPU counted them: unlike Mpps this
+                      does not move with the time the hypervisor gives the VM)
   -h, --help          this help
 ";
 
 struct Args {
+    perf_stat: bool,
     modes: Vec<String>,
     inputs: Vec<String>,
     rounds: usize,
@@ -48,6 +53,7 @@ struct Args {
 
 fn parse_args() -> Result<Args> {
     let mut a = Args {
+        perf_stat: true,
         modes: vec!["io".into()],
         inputs: vec!["null".into(), "ring".into()],
         rounds: 3,
@@ -86,6 +92,7 @@ fn parse_args() -> Result<Args> {
             "--vfex" => a.vfex = v()?,
             "--testpmd" => a.testpmd = v()?,
             "--json" => a.json = Some(v()?),
+            "--no-perf-stat" => a.perf_stat = false,
             _ => bail!("unknown option {k:?} (see --help)"),
         }
     }
@@ -189,14 +196,72 @@ fn parse_testpmd(out: &str, nports: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Whether `perf stat` can count cycles on this machine.
+fn perf_can_count() -> bool {
+    Command::new("perf")
+        .args(["stat", "-x,", "-e", "cycles", "--", "true"])
+        .output()
+        .map(|o| {
+            let e = String::from_utf8_lossy(&o.stderr);
+            o.status.success() && e.contains("cycles") && !e.contains("<not supported>")
+        })
+        .unwrap_or(false)
+}
+
+/// The command for `program`, wrapped in `perf stat -I 1000` writing CSV to
+/// `csv` when `a.perf_stat`.
+fn command(a: &Args, program: &str, csv: &std::path::Path) -> Command {
+    if a.perf_stat {
+        let mut c = Command::new("perf");
+        c.args(["stat", "-I", "1000", "-x,", "-e", "cycles", "-o"])
+            .arg(csv)
+            .arg("--")
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Cycles per second from `perf stat -I` CSV: the median of the busy
+/// intervals (those above 80 % of the busiest), each scaled to one second.
+fn cycles_per_sec(csv: &std::path::Path) -> Option<f64> {
+    let text = std::fs::read_to_string(csv).ok()?;
+    let mut prev = 0.0;
+    let mut rates = Vec::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = l.split(',').collect();
+        let (Some(t), Some(c)) = (
+            f.first().and_then(|t| t.trim().parse::<f64>().ok()),
+            f.get(1),
+        ) else {
+            continue;
+        };
+        let dt = t - prev;
+        prev = t;
+        if let Ok(c) = c.parse::<f64>()
+            && dt > 0.5
+        {
+            rates.push(c / dt);
+        }
+    }
+    let max = rates.iter().cloned().fold(0.0, f64::max);
+    let mut busy: Vec<f64> = rates.into_iter().filter(|r| *r > 0.8 * max).collect();
+    (!busy.is_empty()).then(|| median(&mut busy))
+}
+
 fn run_vfex(
     a: &Args,
     mode: &str,
     input: &str,
     mem: &[String],
     prefix: &str,
-) -> Result<(Vec<f64>, f64)> {
-    let mut cmd = Command::new(&a.vfex);
+) -> Result<(Vec<f64>, f64, Option<f64>)> {
+    let csv = std::env::temp_dir().join(format!("{prefix}-{}.csv", std::process::id()));
+    let mut cmd = command(a, &a.vfex, &csv);
     cmd.args(["-l", &a.lcores, "--no-pci", "--file-prefix", prefix])
         .args(mem)
         .args(devices(input))
@@ -233,12 +298,24 @@ fn run_vfex(
         .nth(1)
         .and_then(|h| h.parse::<f64>().ok())
         .unwrap_or(0.0);
-    Ok((parse_vfex(&text), hz))
+    let cps = if a.perf_stat {
+        cycles_per_sec(&csv)
+    } else {
+        None
+    };
+    std::fs::remove_file(&csv).ok();
+    Ok((parse_vfex(&text), hz, cps))
 }
 
-fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Vec<f64>> {
+fn run_testpmd(
+    a: &Args,
+    input: &str,
+    mem: &[String],
+    prefix: &str,
+) -> Result<(Vec<f64>, Option<f64>)> {
     use std::io::BufRead;
-    let mut cmd = Command::new(&a.testpmd);
+    let csv = std::env::temp_dir().join(format!("{prefix}-{}.csv", std::process::id()));
+    let mut cmd = command(a, &a.testpmd, &csv);
     cmd.args(["-l", &a.lcores, "--no-pci", "--file-prefix", prefix])
         .args(mem)
         .args(devices(input))
@@ -252,6 +329,9 @@ fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Ve
     if input == "ring" {
         cmd.arg("--tx-first");
     }
+    // Its own process group, so that one signal reaches testpmd and the
+    // `perf stat` around it.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -301,7 +381,7 @@ fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Ve
     }
     // Signal through kill(1): this crate has no unsafe code.
     Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args(["-INT", "--", &format!("-{pid}")])
         .status()
         .ok();
     let out = child.wait_with_output()?;
@@ -315,7 +395,13 @@ fn run_testpmd(a: &Args, input: &str, mem: &[String], prefix: &str) -> Result<Ve
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(v)
+    let cps = if a.perf_stat {
+        cycles_per_sec(&csv)
+    } else {
+        None
+    };
+    std::fs::remove_file(&csv).ok();
+    Ok((v, cps))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -333,6 +419,14 @@ fn median(v: &mut [f64]) -> f64 {
 fn main() -> Result<()> {
     let a = parse_args()?;
     let (mem, huge) = memory_args(&a.memory)?;
+    let mut a = a;
+    if a.perf_stat && !perf_can_count() {
+        eprintln!(
+            "vfex-perf: perf cannot count cycles here (install linux-perf, or run as root): reporting Mpps only"
+        );
+        a.perf_stat = false;
+    }
+    let a = a;
     let mut rows = Vec::new();
     println!(
         "vfex-perf: modes {} vs testpmd io, {} round(s) x {} s per tool per input, memory: {}, lcores {}",
@@ -350,22 +444,34 @@ fn main() -> Result<()> {
         // Per mode: per-round medians; testpmd io per round.
         let mut vf: Vec<Vec<f64>> = vec![Vec::new(); a.modes.len()];
         let mut tp = Vec::new();
+        // CPU cycles per packet as perf counted them, per round.
+        let mut vf_cpu: Vec<Vec<f64>> = vec![Vec::new(); a.modes.len()];
+        let mut tp_cpu = Vec::new();
         let mut hz = 0.0;
         for r in 0..a.rounds {
             for (k, mode) in a.modes.iter().enumerate() {
-                let (x, h) = run_vfex(&a, mode, input, &mem, "vfex-perf-a")?;
+                let (x, h, cps) = run_vfex(&a, mode, input, &mem, "vfex-perf-a")?;
                 let x = steady(x);
                 if x.is_empty() || x.iter().all(|v| *v == 0.0) {
                     bail!("vfex {mode} forwarded nothing on {input}");
                 }
                 hz = h;
-                vf[k].push(median(&mut x.clone()));
+                let pps = median(&mut x.clone());
+                vf[k].push(pps);
+                if let Some(c) = cps {
+                    vf_cpu[k].push(c / pps);
+                }
             }
-            let y = steady(run_testpmd(&a, input, &mem, "vfex-perf-b")?);
+            let (y, cps) = run_testpmd(&a, input, &mem, "vfex-perf-b")?;
+            let y = steady(y);
             if y.is_empty() || y.iter().all(|v| *v == 0.0) {
                 bail!("testpmd forwarded nothing on {input}");
             }
-            tp.push(median(&mut y.clone()));
+            let pps = median(&mut y.clone());
+            tp.push(pps);
+            if let Some(c) = cps {
+                tp_cpu.push(c / pps);
+            }
             let line: Vec<String> = a
                 .modes
                 .iter()
@@ -396,7 +502,19 @@ fn main() -> Result<()> {
                 _ => Vec::new(),
             };
             let med = median(&mut v.clone());
+            let cpu = |v: &[f64]| {
+                if v.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!(median(&mut v.to_vec()))
+                }
+            };
+            let mut cpu_ratios: Vec<f64> =
+                vf_cpu[k].iter().zip(&tp_cpu).map(|(x, y)| y / x).collect();
             rows.push(serde_json::json!({
+                "vfex_cpu_cycles_per_packet": cpu(&vf_cpu[k]),
+                "testpmd_io_cpu_cycles_per_packet": cpu(&tp_cpu),
+                "ratio_by_cpu_cycles": if cpu_ratios.is_empty() { serde_json::Value::Null } else { serde_json::json!(median(&mut cpu_ratios)) },
                 "input": input,
                 "mode": mode,
                 "vfex_mpps_median": med / 1e6,
@@ -417,13 +535,13 @@ fn main() -> Result<()> {
         }
     }
     println!(
-        "\n| input | vfex mode | vfex Mpps/core median (min..max) | cycles/pkt | added over io | testpmd io Mpps/core median (min..max) | ratio vfex/testpmd io |"
+        "\n| input | vfex mode | vfex Mpps/core median (min..max) | TSC cycles/pkt | added over io | testpmd io Mpps/core median (min..max) | ratio vfex/testpmd io | CPU cycles/pkt vfex / testpmd (perf) | ratio by CPU cycles |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "| {} | {} | {:.2} ({:.2}..{:.2}) | {:.1} | {} | {:.2} ({:.2}..{:.2}) | {:.3} |",
+            "| {} | {} | {:.2} ({:.2}..{:.2}) | {:.1} | {} | {:.2} ({:.2}..{:.2}) | {:.3} | {} | {} |",
             r["input"].as_str().unwrap_or(""),
             r["mode"].as_str().unwrap_or(""),
             f("vfex_mpps_median"),
@@ -438,6 +556,17 @@ fn main() -> Result<()> {
             f("testpmd_io_mpps_min"),
             f("testpmd_io_mpps_max"),
             f("ratio_to_testpmd_io"),
+            match (
+                r["vfex_cpu_cycles_per_packet"].as_f64(),
+                r["testpmd_io_cpu_cycles_per_packet"].as_f64()
+            ) {
+                (Some(x), Some(y)) => format!("{x:.1} / {y:.1}"),
+                _ => "-".into(),
+            },
+            r["ratio_by_cpu_cycles"]
+                .as_f64()
+                .map(|x| format!("{x:.3}"))
+                .unwrap_or_else(|| "-".into()),
         );
     }
     if let Some(p) = &a.json {

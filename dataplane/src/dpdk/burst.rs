@@ -157,20 +157,7 @@ impl<const N: usize> Burst<N> {
         mut keep: impl FnMut(&mut Mbuf) -> bool,
         mut reject: impl FnMut(Mbuf),
     ) {
-        let mut w = 0;
-        for r in 0..self.len {
-            let p = self.pkts[r];
-            // SAFETY: slot r (< len) holds an owned mbuf; we either move it to
-            // slot w (<= r) or hand ownership to `reject`, never both.
-            let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
-            if keep(&mut m) {
-                self.pkts[w] = m.into_raw().as_ptr();
-                w += 1;
-            } else {
-                reject(m);
-            }
-        }
-        self.len = w;
+        self.retain_indexed(|_, m| keep(m), |_, m| reject(m));
     }
 
     /// Like [`Burst::retain`], with each mbuf's index in the burst.
@@ -183,7 +170,8 @@ impl<const N: usize> Burst<N> {
         let mut w = 0;
         for r in 0..self.len {
             let p = self.pkts[r];
-            // SAFETY: as in `retain`.
+            // SAFETY: slot r (< len) holds an owned mbuf; we either move it to
+            // slot w (<= r) or hand ownership to `reject`, never both.
             let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
             if keep(r, &mut m) {
                 self.pkts[w] = m.into_raw().as_ptr();

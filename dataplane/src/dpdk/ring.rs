@@ -3,7 +3,6 @@
 
 use super::{Eal, Error, Port, PortId, Result, eal::cstring, errno_error};
 use dpdk_sys as sys;
-use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 /// Two rings and the two ring ports over them. The ports borrow the wire,
@@ -14,7 +13,6 @@ pub struct VirtualWire<'eal> {
     rings: [NonNull<sys::rte_ring>; 2],
     ports: [PortId; 2],
     eal: &'eal Eal,
-    _eal: PhantomData<&'eal Eal>,
 }
 
 impl<'eal> VirtualWire<'eal> {
@@ -78,7 +76,6 @@ impl<'eal> VirtualWire<'eal> {
             rings,
             ports,
             eal,
-            _eal: PhantomData,
         })
     }
 
