@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../dataplane/tests/common/pcap.rs"]
+mod pcap;
+use pcap::{read_pcap, tshark_fields, write_pcap};
+
 const VFEX: &str = env!("CARGO_BIN_EXE_vfex");
 
 fn tempdir(tag: &str) -> PathBuf {
@@ -66,40 +70,6 @@ fn frame(seq: u32, len: usize) -> Vec<u8> {
     f[12..14].copy_from_slice(&[0x88, 0xb5]);
     f[14..18].copy_from_slice(&seq.to_be_bytes());
     f
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut v = Vec::new();
-    for x in [
-        0xa1b2c3d4u32.to_le_bytes().as_slice(),
-        &2u16.to_le_bytes(),
-        &4u16.to_le_bytes(),
-    ] {
-        v.extend_from_slice(x);
-    }
-    for x in [0u32, 0, 65535, 1] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    for f in frames {
-        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
-            v.extend_from_slice(&x.to_le_bytes());
-        }
-        v.extend_from_slice(f);
-    }
-    std::fs::write(path, v).unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let incl = u32::from_le_bytes(d[off + 8..off + 12].try_into().unwrap()) as usize;
-        off += 16;
-        out.push(d[off..off + incl].to_vec());
-        off += incl;
-    }
-    out
 }
 
 #[test]
@@ -333,23 +303,8 @@ fn pcap_run(tag: &str, mode: &str, frames: &[Vec<u8>]) -> (PathBuf, Vec<Vec<u8>>
     (dir, out)
 }
 
-fn tshark_fields(pcap: &Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-r"])
-        .arg(pcap)
-        .args(["-T", "fields", "-E", "separator=,"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let o = cmd
-        .output()
-        .expect("tshark is needed for this test: run scripts/setup.sh");
-    assert!(
-        o.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout)
+fn tshark_rows(pcap: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+    tshark_fields(pcap, fields)
         .lines()
         .map(|l| l.split(',').map(str::to_owned).collect())
         .collect()
@@ -394,7 +349,7 @@ fn tag_encap_modes_put_what_wireshark_expects_on_the_wire() {
     ] {
         let (dir, out) = pcap_run(mode, mode, &frames);
         assert_eq!(out.len(), frames.len(), "{mode}");
-        let rows = tshark_fields(&dir.join("out.pcap"), &fields);
+        let rows = tshark_rows(&dir.join("out.pcap"), &fields);
         assert_eq!(rows.len(), frames.len(), "{mode}");
         for r in rows {
             assert_eq!(r, want, "{mode}");

@@ -291,7 +291,7 @@ fn tx_back_pressure_returns_the_unsent_tail() {
 fn pcap_in_to_out_through_the_port() {
     let eal = eal();
     let pool = pool(512);
-    let dir = tempdir("pcap");
+    let dir = TempDir::new("pcap");
     let (inp, out) = (dir.join("in.pcap"), dir.join("out.pcap"));
     let frames: Vec<Vec<u8>> = (0..100).map(|i| frame(i, 64 + i as usize)).collect();
     write_pcap(&inp, &frames);
@@ -322,7 +322,6 @@ fn pcap_in_to_out_through_the_port() {
     drop(p); // closes the pcap dumper
     assert_eq!(read_pcap(&out), frames);
     assert_eq!(pool.in_use(), 0);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

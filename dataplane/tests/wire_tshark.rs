@@ -11,11 +11,10 @@
 //! 802.1Q tag (`vlan.*`) and does not decode 0x9200 at all; this test
 //! expects exactly that.
 
+#[path = "common/pcap.rs"]
+mod pcap;
+use pcap::{TempDir, tshark_fields, write_pcap};
 use std::fmt::Write as _;
-use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use vfex_dataplane::wire::{
     self, Error, EtherType, EthernetAddress, ExtenderTag, ecp, etag, ethernet, stag, vlan, vntag,
@@ -497,78 +496,6 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic
-    out.extend_from_slice(&2u16.to_le_bytes()); // version major
-    out.extend_from_slice(&4u16.to_le_bytes()); // version minor
-    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // linktype Ethernet
-    for (i, frame) in frames.iter().enumerate() {
-        let len = u32::try_from(frame.len()).unwrap();
-        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(frame);
-    }
-    fs::write(path, out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("vfex-wire-tshark-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run_tshark(pcap: &std::path::Path) -> String {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(pcap).args(["-T", "fields"]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    cmd.args([
-        "-E",
-        "separator=,",
-        "-E",
-        "aggregator=;",
-        "-E",
-        "occurrence=a",
-    ]);
-    let output = match cmd.output() {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "tshark not found in PATH: this test needs tshark (Wireshark 4.0); run scripts/setup.sh"
-        ),
-        Err(e) => panic!("could not run tshark: {e}; run scripts/setup.sh"),
-    };
-    assert!(
-        output.status.success(),
-        "tshark failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("tshark output is UTF-8")
-}
-
 #[test]
 fn emitted_frames_decode_in_tshark() {
     let cases = cases();
@@ -577,10 +504,10 @@ fn emitted_frames_decode_in_tshark() {
         case.check_parse(frame);
     }
 
-    let dir = TempDir::new();
-    let pcap = dir.0.join("emitted.pcap");
+    let dir = TempDir::new("wire-tshark");
+    let pcap = dir.join("emitted.pcap");
     write_pcap(&pcap, &frames);
-    let stdout = run_tshark(&pcap);
+    let stdout = tshark_fields(&pcap, FIELDS);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), cases.len(), "one tshark line per frame");
 

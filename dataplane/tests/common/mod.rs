@@ -3,6 +3,9 @@
 //! worker lcore, pcap helpers.
 #![allow(dead_code)]
 
+pub mod pcap;
+pub use pcap::{TempDir, read_pcap, write_pcap};
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use vfex_dataplane::dpdk::{Eal, LcoreId, Mempool};
@@ -78,56 +81,4 @@ pub fn frame(seq: u32, len: usize) -> Vec<u8> {
         *b = (i as u32).wrapping_add(seq) as u8;
     }
     f
-}
-
-/// Writes a classic pcap file (linktype Ethernet).
-pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
-    let mut v = Vec::new();
-    v.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&0i32.to_le_bytes());
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&65535u32.to_le_bytes());
-    v.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        v.extend_from_slice(&(i as u32).to_le_bytes());
-        v.extend_from_slice(&0u32.to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(f);
-    }
-    std::fs::write(path, v).expect("write pcap");
-}
-
-/// Reads the frames of a classic pcap file (either byte order, us or ns).
-pub fn read_pcap(path: &std::path::Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).expect("read pcap");
-    assert!(d.len() >= 24, "pcap file too short");
-    let magic = u32::from_le_bytes(d[..4].try_into().unwrap());
-    let le = matches!(magic, 0xa1b2c3d4 | 0xa1b23c4d);
-    let rd = |b: &[u8]| {
-        let a: [u8; 4] = b.try_into().unwrap();
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let incl = rd(&d[off + 8..off + 12]) as usize;
-        off += 16;
-        out.push(d[off..off + incl].to_vec());
-        off += incl;
-    }
-    out
-}
-
-/// A fresh temporary directory for one test.
-pub fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("vfex-{tag}-{}-{}", std::process::id(), unique("")));
-    std::fs::create_dir_all(&d).expect("tempdir");
-    d
 }
