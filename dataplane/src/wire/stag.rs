@@ -7,7 +7,7 @@
 //! (2). [`TAG_LEN`] = 4 bytes are what a push inserts. The TCI layout is
 //! the C-tag's.
 
-use super::{Error, EtherType, Result, field::Field, field::Rest, read_u16, vlan, write_u16};
+use super::{Error, EtherType, Result, field::Field, field::Rest, vlan};
 
 /// Byte ranges of an S-tag, relative to its TPID.
 pub mod field {
@@ -38,121 +38,23 @@ pub const SVID_MASK: u16 = vlan::VID_MASK;
 /// Shift of the S-VID bits.
 pub const SVID_SHIFT: u32 = vlan::VID_SHIFT;
 
-/// A read/write view of an 802.1ad S-tag starting at its TPID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+/// A read/write view of an 802.1ad S-tag starting at its TPID. The TCI
+/// layout is the C-tag's, so this is the C-tag view ([`vlan::Packet`])
+/// with S-VID names added; a valid S-tag has TPID 0x88A8, 0x9100 or
+/// 0x9200 (checked by [`Repr::parse`]).
+pub use super::vlan::Packet;
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` (starting at the TPID) without checking its length.
-    ///
-    /// Accessors panic if the buffer is shorter than [`HEADER_LEN`]; use
-    /// [`Packet::new_checked`] on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics. The TPID is not
-    /// checked here; [`Repr::parse`] does that.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// [`Error::Truncated`] unless the buffer holds TPID, TCI and inner
-    /// EtherType ([`HEADER_LEN`] bytes).
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// TPID (0x88A8, 0x9100 or 0x9200 for a valid S-tag).
-    pub fn tpid(&self) -> EtherType {
-        EtherType(read_u16(self.buffer.as_ref(), field::TPID))
-    }
-
-    /// Raw 16-bit TCI.
-    pub fn tci(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::TCI)
-    }
-
-    /// Priority code point, 0..=7.
-    pub fn pcp(&self) -> u8 {
-        ((self.tci() & PCP_MASK) >> PCP_SHIFT) as u8
-    }
-
-    /// Drop eligible indicator.
-    pub fn dei(&self) -> bool {
-        self.tci() & DEI_MASK != 0
-    }
-
-    /// S-VID, 0..=4095.
+    /// S-VID, 0..=4095 (the TCI's VID bits).
     pub fn svid(&self) -> u16 {
-        (self.tci() & SVID_MASK) >> SVID_SHIFT
-    }
-
-    /// Inner EtherType.
-    pub fn ethertype(&self) -> EtherType {
-        EtherType(read_u16(self.buffer.as_ref(), field::ETHERTYPE))
-    }
-
-    /// Bytes after the inner EtherType.
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[field::PAYLOAD]
+        self.vid()
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_tci_bits(&mut self, mask: u16, shift: u32, value: u16) {
-        let tci = (self.tci() & !mask) | ((value << shift) & mask);
-        self.set_tci(tci);
-    }
-
-    /// Sets the TPID.
-    pub fn set_tpid(&mut self, value: EtherType) {
-        write_u16(self.buffer.as_mut(), field::TPID, value.0);
-    }
-
-    /// Sets the raw TCI.
-    pub fn set_tci(&mut self, value: u16) {
-        write_u16(self.buffer.as_mut(), field::TCI, value);
-    }
-
-    /// Sets the PCP; bits above 3 are ignored.
-    pub fn set_pcp(&mut self, value: u8) {
-        self.set_tci_bits(PCP_MASK, PCP_SHIFT, u16::from(value));
-    }
-
-    /// Sets the DEI bit.
-    pub fn set_dei(&mut self, value: bool) {
-        self.set_tci_bits(DEI_MASK, 0, u16::from(value) * DEI_MASK);
-    }
-
     /// Sets the S-VID; bits above 12 are ignored.
     pub fn set_svid(&mut self, value: u16) {
-        self.set_tci_bits(SVID_MASK, SVID_SHIFT, value);
-    }
-
-    /// Sets the inner EtherType.
-    pub fn set_ethertype(&mut self, value: EtherType) {
-        write_u16(self.buffer.as_mut(), field::ETHERTYPE, value.0);
-    }
-
-    /// Mutable bytes after the inner EtherType.
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[field::PAYLOAD]
+        self.set_vid(value);
     }
 }
 
