@@ -107,7 +107,12 @@ pub const OPTIONS: &[OptDef] = &[
         long: "forward-mode",
         short: None,
         value: Some("MODE"),
-        help: "forwarding engine [io]: io (unchanged), macswap (swap MACs), vntag|etag|stag (push the tag on even ports, strip it on odd ones), vntag-encap|etag-encap|stag-encap (push on every port), vntag-decap|etag-decap|stag-decap (strip on every port); port index i pushes VIF / E-CID / S-VID i+1",
+        help: "forwarding engine [io]:\n\
+            io (unchanged), macswap (swap MACs),\n\
+            vntag|etag|stag (push the tag on even ports, strip it on odd ones),\n\
+            vntag-encap|etag-encap|stag-encap (push on every port),\n\
+            vntag-decap|etag-decap|stag-decap (strip on every port, pad to 60 bytes);\n\
+            port index i pushes VIF / E-CID / S-VID i+1",
         apply: |o, v| {
             o.forward_mode = val(v).parse()?;
             Ok(())
@@ -272,24 +277,31 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 
 /// The help text, generated from [`OPTIONS`].
 pub fn help() -> String {
-    let mut h = String::from(
-        "vfex: software VM-FEX dataplane (VN-Tag, E-Tag, 802.1Qbg) on DPDK\n\n\
-Usage: vfex [EAL options] -- [vfex options]\n\n\
-As with dpdk-testpmd, the options before `--` go to DPDK's EAL and the ones after it to vfex.\n\
-With no ports (no -a/--vdev), vfex runs its embedded default: io forwarding between two\n\
-virtual ports (net_null0, net_null1) for 10 seconds, with stats every second.\n\n\
-EAL options (the common ones; all of DPDK's are accepted):\n\
-  -l CORELIST               lcores to use, e.g. 0,1 (the first is the main lcore; the others forward)\n\
-  -a, --allow PCI[,ARGS]    use this PCI device (repeatable), e.g. -a 0000:03:00.1\n\
-  --vdev NAME[,ARGS]        add a virtual device, e.g. --vdev net_ring0, --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap\n\
-  --no-huge, -m MB          run without hugepages with MB of memory\n\
-  --in-memory               hugepages without files in hugetlbfs\n\
-  --file-prefix NAME        name of this instance's runtime files [vfex]\n\
-  --no-pci                  do not probe PCI devices\n\
-vfex adds --in-memory when 512 MB of hugepages are free, otherwise --no-huge -m 1024 with a warning,\n\
-and --file-prefix vfex, unless you give your own memory or prefix options.\n\n\
-vfex options:\n",
-    );
+    const HEADER: &[&str] = &[
+        "vfex: software VM-FEX dataplane (VN-Tag, E-Tag, 802.1Qbg) on DPDK",
+        "",
+        "Usage: vfex [EAL options] -- [vfex options]",
+        "",
+        "As with dpdk-testpmd, the options before `--` go to DPDK's EAL and the ones after it to vfex.",
+        "With no ports (no -a/--vdev), vfex runs its embedded default: io forwarding between two",
+        "virtual ports (net_null0, net_null1) for 10 seconds, with stats every second.",
+        "",
+        "EAL options (the common ones; all of DPDK's are accepted):",
+        "  -l CORELIST               lcores to use, e.g. 0,1 (the first is the main lcore; the others forward)",
+        "  -a, --allow PCI[,ARGS]    use this PCI device (repeatable), e.g. -a 0000:03:00.1",
+        "  --vdev NAME[,ARGS]        add a virtual device, e.g. --vdev net_ring0,",
+        "                            --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap",
+        "  --no-huge, -m MB          run without hugepages with MB of memory",
+        "  --in-memory               hugepages without files in hugetlbfs",
+        "  --file-prefix NAME        name of this instance's runtime files [vfex]",
+        "  --no-pci                  do not probe PCI devices",
+        "Unless you give your own, vfex adds: --in-memory when 512 MB of hugepages are free, otherwise",
+        "--no-huge -m 1024 with a warning; --file-prefix vfex; --no-pci when no device is named.",
+        "",
+        "vfex options:",
+    ];
+    let mut h = HEADER.join("\n");
+    h.push('\n');
     for d in OPTIONS {
         let mut left = String::from("  ");
         if let Some(c) = d.short {
@@ -301,7 +313,8 @@ vfex options:\n",
             left.push(' ');
             left.push_str(v);
         }
-        h.push_str(&format!("{left:<28}{}\n", d.help));
+        let help = d.help.replace('\n', &format!("\n{:28}", ""));
+        h.push_str(&format!("{left:<28}{help}\n"));
     }
     h.push_str(
         "\nExit status: 0 ok, 1 runtime error, 2 usage error.\n\
