@@ -47,44 +47,12 @@ pub const SUBTYPE_VDP: u16 = 1;
 /// Subtype: Port Extender Control and Status Protocol.
 pub const SUBTYPE_PE_CSP: u16 = 2;
 
-/// A read/write view of an ECP header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet_view! {
+    /// A read/write view of an ECP header.
+    short => Truncated
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without checking its length.
-    ///
-    /// Accessors panic if the buffer is shorter than [`HEADER_LEN`]; use
-    /// [`Packet::new_checked`] on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// [`Error::Truncated`] unless the buffer holds [`HEADER_LEN`] bytes.
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     fn word(&self) -> u16 {
         read_u16(self.buffer.as_ref(), field::VER_OP_SUBTYPE)
     }

@@ -88,46 +88,12 @@ pub const ECID_MAX: u16 = ECID_MASK;
 /// Smallest multicast E-CID (GRP = 1): 0x1000.
 pub const ECID_MULTICAST_MIN: u16 = 1 << GRP_SHIFT;
 
-/// A read/write view of an E-Tag starting at its TPID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet_view! {
+    /// A read/write view of an E-Tag starting at its TPID.
+    short => TruncatedTag
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` (starting at the TPID) without checking its length.
-    ///
-    /// Accessors panic if the buffer is shorter than [`HEADER_LEN`]; use
-    /// [`Packet::new_checked`] on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics. The TPID is not
-    /// checked here; [`Repr::parse`] does that.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// [`Error::TruncatedTag`] unless the buffer holds TPID, the 6-byte
-    /// E-TCI and the inner EtherType ([`HEADER_LEN`] bytes).
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::TruncatedTag)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     fn word1(&self) -> u16 {
         read_u16(self.buffer.as_ref(), field::WORD1)
     }

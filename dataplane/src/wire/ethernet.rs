@@ -95,46 +95,12 @@ pub const HEADER_LEN: usize = field::PAYLOAD.start;
 /// Offset of the EtherType / outer TPID in a frame: where tags are pushed.
 pub const TAG_OFFSET: usize = field::ETHERTYPE.start;
 
-/// A read/write view of an Ethernet II header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet_view! {
+    /// A read/write view of an Ethernet II header.
+    short => Truncated
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without checking its length.
-    ///
-    /// Getters and setters panic if the buffer is shorter than
-    /// [`HEADER_LEN`]; call [`Packet::check_len`] before using them on
-    /// untrusted input, or use [`Packet::new_checked`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// Checks that the buffer holds the whole header ([`HEADER_LEN`]
-    /// bytes); [`Error::Truncated`] otherwise.
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     /// Destination MAC.
     pub fn dst_addr(&self) -> EthernetAddress {
         let mut a = [0u8; 6];

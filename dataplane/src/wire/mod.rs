@@ -47,6 +47,55 @@
 
 use core::fmt;
 
+/// Defines a header's view `Packet<T>` (smoltcp's shape): the struct,
+/// `new_unchecked`, `new_checked`, `check_len` (failing with the given
+/// [`Error`] variant when the buffer is shorter than the module's
+/// `HEADER_LEN`) and `into_inner`. Field accessors stay in each header's
+/// module.
+macro_rules! packet_view {
+    ($(#[$doc:meta])* short => $short:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Packet<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> Packet<T> {
+            /// Wraps `buffer` without checking its length.
+            ///
+            /// Accessors panic if the buffer is shorter than [`HEADER_LEN`];
+            /// use [`Packet::new_checked`] on untrusted input.
+            pub const fn new_unchecked(buffer: T) -> Packet<T> {
+                Packet { buffer }
+            }
+
+            /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
+            ///
+            /// On success no accessor of the returned view panics. Field
+            /// values (TPID, version) are checked by `Repr::parse`, not here.
+            pub fn new_checked(buffer: T) -> Result<Packet<T>> {
+                let packet = Self::new_unchecked(buffer);
+                packet.check_len()?;
+                Ok(packet)
+            }
+
+            #[doc = concat!("[`Error::", stringify!($short), "`] unless the buffer holds the whole header ([`HEADER_LEN`] bytes).")]
+            pub fn check_len(&self) -> Result<()> {
+                if self.buffer.as_ref().len() < HEADER_LEN {
+                    Err(Error::$short)
+                } else {
+                    Ok(())
+                }
+            }
+
+            /// Gives the buffer back.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
+
 pub mod ecp;
 pub mod etag;
 pub mod ethernet;

@@ -39,46 +39,12 @@ pub const PCP_MAX: u8 = (PCP_MASK >> PCP_SHIFT) as u8;
 /// Largest VID (4095, reserved on the wire but representable).
 pub const VID_MAX: u16 = VID_MASK;
 
-/// A read/write view of an 802.1Q C-tag starting at its TPID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet_view! {
+    /// A read/write view of an 802.1Q C-tag starting at its TPID.
+    short => Truncated
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` (starting at the TPID) without checking its length.
-    ///
-    /// Accessors panic if the buffer is shorter than [`HEADER_LEN`]; use
-    /// [`Packet::new_checked`] on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics. The TPID is not
-    /// checked here; [`Repr::parse`] does that.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// [`Error::Truncated`] unless the buffer holds TPID, TCI and inner
-    /// EtherType ([`HEADER_LEN`] bytes).
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     /// TPID (0x8100 for a valid C-tag).
     pub fn tpid(&self) -> EtherType {
         EtherType(read_u16(self.buffer.as_ref(), field::TPID))

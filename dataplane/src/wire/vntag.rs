@@ -69,46 +69,12 @@ pub const SRC_MAX: u16 = (SRC_MASK >> SRC_SHIFT) as u16;
 /// Largest version value: 3.
 pub const VER_MAX: u8 = (VER_MASK >> VER_SHIFT) as u8;
 
-/// A read/write view of a VN-Tag starting at its TPID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet_view! {
+    /// A read/write view of a VN-Tag starting at its TPID.
+    short => TruncatedTag
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` (starting at the TPID) without checking its length.
-    ///
-    /// Accessors panic if the buffer is shorter than [`HEADER_LEN`]; use
-    /// [`Packet::new_checked`] on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// [`Packet::new_unchecked`] followed by [`Packet::check_len`].
-    ///
-    /// On success no accessor of the returned view panics. Neither the TPID
-    /// nor the version is checked here; [`Repr::parse`] does that.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// [`Error::TruncatedTag`] unless the buffer holds TPID, the 4-byte TCI
-    /// and the inner EtherType ([`HEADER_LEN`] bytes).
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::TruncatedTag)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     /// TPID (0x8926 for a valid VN-Tag).
     pub fn tpid(&self) -> EtherType {
         EtherType(read_u16(self.buffer.as_ref(), field::TPID))
