@@ -1,6 +1,6 @@
 //! Drop reasons: one list, VPP style (`foreach_l2_output_error`).
 //!
-//! [`drop_reasons!`] defines, from a single table, the [`DropReason`] enum
+//! `drop_reasons!` defines, from a single table, the [`DropReason`] enum
 //! (`repr(u8)`, one byte, `Copy`), the counter name of each reason
 //! ([`DropReason::name`]), every reason in order ([`DropReason::ALL`]) and
 //! their number ([`DropReason::COUNT`]). Adding a reason is one line in the
