@@ -2,7 +2,7 @@
 //! devices and memory settings, alternating A B A B, and reports Mpps per
 //! forwarding core for both with the ratio.
 //!
-//! Usage: vfex-perf io [options]   (see --help)
+//! Usage: `vfex-perf io|fwd [options]` (see `--help`)
 
 use anyhow::{Context, Result, bail};
 use std::process::{Command, Stdio};

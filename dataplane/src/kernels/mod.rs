@@ -3,7 +3,7 @@
 //! Kernels are vector nodes (VPP, DPDK l3fwd; `STYLE.md` 7-9): they take a
 //! burst of packets, edit them in place and write one [`Disposition`] per
 //! packet into `next[]` (`Ok`, or `Drop(reason)` with a
-//! [`DropReason`](crate::drop::DropReason)); the worker then acts on the
+//! [`DropReason`]); the worker then acts on the
 //! dispositions in bulk and counts drops per reason. No allocation, lock or
 //! system call; per-packet failures are dispositions, never `Result`s.
 //!

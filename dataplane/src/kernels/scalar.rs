@@ -1,8 +1,8 @@
 //! The scalar kernels: plain safe Rust, the reference (oracle) that every
 //! SIMD kernel must match byte for byte.
 //!
-//! The per-packet checks ([`encap_check`], [`decap_check`]) and the
-//! bookkeeping after a strip ([`decap_finish`]) are shared with the SIMD
+//! The per-packet checks (`encap_check`, `decap_check`) and the
+//! bookkeeping after a strip (`decap_finish`) are shared with the SIMD
 //! kernels, which differ only in how they move the bytes.
 
 use super::buf::PacketBuf;
