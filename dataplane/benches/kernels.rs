@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use vfex_dataplane::kernels::{
-    Disposition, ETag, Isa, Kernels, STag, TagBytes, TagKind, TestBuf, VnTag,
+    Disposition, ETag, Isa, Kernels, STag, TagBytes, TagHeader, TagKind, TestBuf, VnTag,
 };
 use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 
@@ -131,7 +131,7 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
         assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
 
         let sets = &mut tagged_sets;
-        let mut meta = [K::Meta::default(); BURST];
+        let mut meta = [TagHeader::<K>::default(); BURST];
         g.bench_function(format!("decap/{isa}"), |bch| {
             bch.iter(|| {
                 k_set = (k_set + 1) % SETS;
@@ -215,7 +215,7 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
     let mut plain_sets = vec![plain; SETS];
     let mut tagged_sets = vec![tagged; SETS];
     let mut next = [Disposition::Ok; BURST];
-    let mut meta = [K::Meta::default(); BURST];
+    let mut meta = [TagHeader::<K>::default(); BURST];
     for _ in 0..ROUNDS {
         for (i, isa) in isas.iter().enumerate() {
             // `None`: the reset alone.

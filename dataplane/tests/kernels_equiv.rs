@@ -10,7 +10,7 @@
 use proptest::prelude::*;
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::kernels::{
-    Disposition, ETag, Isa, Kernels, PacketBuf, STag, TagBytes, TagKind, TestBuf, VnTag,
+    Disposition, ETag, Isa, Kernels, PacketBuf, STag, TagBytes, TagHeader, TagKind, TestBuf, VnTag,
 };
 use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 
@@ -169,15 +169,25 @@ type Out<M> = (Vec<TestBuf>, Vec<Disposition>, Vec<M>);
 fn encap<K: TagKind>(k: Kernels, pkts: &[TestBuf], veth: &[u16], table: &[TagBytes<K>]) -> Out<()> {
     let mut pkts = pkts.to_vec();
     let mut next = vec![Disposition::Drop(DropReason::TxFull); pkts.len()];
-    k.encap(&mut pkts, veth, table, &mut next);
+    let drops = k.encap(&mut pkts, veth, table, &mut next);
+    assert_eq!(drops, next.iter().filter(|d| !d.is_ok()).count());
     (pkts, next, Vec::new())
 }
 
-fn decap<K: TagKind>(k: Kernels, pkts: &[TestBuf], pad: bool) -> Out<K::Meta> {
+fn encap_uniform<K: TagKind>(k: Kernels, pkts: &[TestBuf], tag: &TagBytes<K>) -> Out<()> {
     let mut pkts = pkts.to_vec();
     let mut next = vec![Disposition::Drop(DropReason::TxFull); pkts.len()];
-    let mut meta = vec![K::Meta::default(); pkts.len()];
-    k.decap::<K, _>(&mut pkts, &mut meta, &mut next, pad);
+    let drops = k.encap_uniform(&mut pkts, tag, &mut next);
+    assert_eq!(drops, next.iter().filter(|d| !d.is_ok()).count());
+    (pkts, next, Vec::new())
+}
+
+fn decap<K: TagKind>(k: Kernels, pkts: &[TestBuf], pad: bool) -> Out<TagHeader<K>> {
+    let mut pkts = pkts.to_vec();
+    let mut next = vec![Disposition::Drop(DropReason::TxFull); pkts.len()];
+    let mut meta = vec![TagHeader::<K>::default(); pkts.len()];
+    let drops = k.decap::<K, _>(&mut pkts, &mut meta, &mut next, pad);
+    assert_eq!(drops, next.iter().filter(|d| !d.is_ok()).count());
     (pkts, next, meta)
 }
 
@@ -198,6 +208,19 @@ fn check_kind<K: TagKind>(
             )
         })
         .collect();
+
+    // One tag for the whole burst (a VF's port) = the table path with every
+    // packet on vEth 0, on every ISA.
+    let want_uniform = encap(scalar, pkts, &vec![0; pkts.len()], &table[..1]);
+    for isa in Isa::supported() {
+        prop_assert_eq!(
+            &encap_uniform(Kernels::new(isa).unwrap(), pkts, &table[0]),
+            &want_uniform,
+            "{} encap_uniform {}",
+            K::NAME,
+            isa
+        );
+    }
 
     for isa in Isa::supported().filter(|i| *i != Isa::Scalar) {
         let k = Kernels::new(isa).unwrap();
@@ -253,7 +276,7 @@ fn check_kind<K: TagKind>(
         for (raw, _) in &want_decap {
             if !raw.1[i].is_ok() {
                 prop_assert_eq!(&raw.0[i], &pkts[i]);
-                prop_assert_eq!(raw.2[i], K::Meta::default());
+                prop_assert_eq!(raw.2[i], TagHeader::<K>::default());
             }
         }
     }

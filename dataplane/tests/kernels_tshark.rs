@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::kernels::{
-    Disposition, ETagMeta, Isa, Kernels, STagMeta, TagBytes, TagKind, TestBuf, VnTagMeta,
+    Disposition, ETagMeta, Isa, Kernels, STagMeta, TagBytes, TagHeader, TagKind, TestBuf, VnTagMeta,
 };
 use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 
@@ -202,7 +202,11 @@ impl Case {
         }
     }
 
-    fn run_kind<K: TagKind>(&self, tag: TagBytes<K>, want: Result<K::Meta, DropReason>) -> Vec<u8> {
+    fn run_kind<K: TagKind>(
+        &self,
+        tag: TagBytes<K>,
+        want: Result<K::Decoded, DropReason>,
+    ) -> Vec<u8> {
         let vm = self.vm_frame();
         let mut tagged: Option<Vec<u8>> = None;
         for isa in Isa::supported() {
@@ -217,11 +221,15 @@ impl Case {
                 Some(t) => assert_eq!(&frame, t, "{isa} differs from scalar: {self:?}"),
                 None => tagged = Some(frame),
             }
-            let mut meta = [K::Meta::default()];
+            let mut meta = [TagHeader::<K>::default()];
             k.decap::<K, _>(&mut pkts, &mut meta, &mut next, true);
             match want {
                 Ok(m) => {
-                    assert_eq!((next[0], meta[0]), (Disposition::Ok, m), "{isa} {self:?}");
+                    assert_eq!(
+                        (next[0], meta[0].decode()),
+                        (Disposition::Ok, m),
+                        "{isa} {self:?}"
+                    );
                     assert_eq!(pkts[0].frame(), &vm[..], "{isa} round trip {self:?}");
                 }
                 Err(r) => assert_eq!(next[0], Disposition::Drop(r), "{isa} {self:?}"),

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vfex_dataplane::kernels::{
-    Disposition, ETag, Isa, Kernels, PacketBuf, STag, TagBytes, TagKind, TestBuf, VnTag,
+    Disposition, ETag, Isa, Kernels, PacketBuf, STag, TagBytes, TagHeader, TagKind, TestBuf, VnTag,
 };
 use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 
@@ -25,7 +25,7 @@ fn check<K: TagKind>(b: &TestBuf, tag: TagBytes<K>, pad: bool) {
     let scalar = Kernels::scalar();
     // Decap of the raw frame.
     let mut want = [b.clone()];
-    let (mut next, mut meta) = ([Disposition::Ok], [K::Meta::default()]);
+    let (mut next, mut meta) = ([Disposition::Ok], [TagHeader::<K>::default()]);
     scalar.decap::<K, _>(&mut want, &mut meta, &mut next, pad);
     if !next[0].is_ok() {
         assert_eq!(&want[0], b);
@@ -33,7 +33,7 @@ fn check<K: TagKind>(b: &TestBuf, tag: TagBytes<K>, pad: bool) {
     for isa in Isa::supported() {
         let k = Kernels::new(isa).unwrap();
         let mut got = [b.clone()];
-        let (mut n2, mut m2) = ([Disposition::Ok], [K::Meta::default()]);
+        let (mut n2, mut m2) = ([Disposition::Ok], [TagHeader::<K>::default()]);
         k.decap::<K, _>(&mut got, &mut m2, &mut n2, pad);
         assert_eq!((&got, n2, m2), (&want, next, meta), "decap {isa}");
     }

@@ -182,6 +182,59 @@ impl Mbuf {
         Ok(())
     }
 
+    /// The first segment's data pointer, data offset (headroom), data
+    /// length and packet length in one read, for the burst kernels' fast
+    /// paths (which then call [`Mbuf::move_front_unchecked`] without reading
+    /// the mbuf again: their byte stores could alias it as far as the
+    /// compiler knows, so it would reload every field).
+    #[inline(always)]
+    pub fn front(&mut self) -> (*mut u8, u16, u16, u32) {
+        let m = self.raw_mut();
+        let (off, dlen, plen) = (m.data_off, m.data_len, m.pkt_len);
+        (
+            m.buf_addr.cast::<u8>().wrapping_add(usize::from(off)),
+            off,
+            dlen,
+            plen,
+        )
+    }
+
+    /// Moves the start of the first segment to `data_off` and changes the
+    /// data and packet lengths by `n` bytes (`grow`: `n` more, the front
+    /// grew; else `n` fewer), without checks: the kernels' fast path, after
+    /// their own checks. `pkt_len` and `data_len` are adjacent in the mbuf
+    /// (checked at compile time), so both change with one 64-bit add.
+    ///
+    /// # Safety
+    /// The mbuf's fields are as [`Mbuf::front`] returned them, and
+    /// `data_off` = old `data_off` - `n` (`grow`, with `n` <= old
+    /// `data_off`) or + `n` (else, with `n` <= old `data_len`): the DPDK
+    /// invariants that [`Mbuf::data`] relies on then still hold.
+    #[inline(always)]
+    pub unsafe fn move_front_unchecked(&mut self, data_off: u16, n: u16, grow: bool) {
+        const PKT_LEN: usize = std::mem::offset_of!(rte_mbuf, pkt_len);
+        const _: () = assert!(std::mem::offset_of!(rte_mbuf, data_len) == PKT_LEN + 4);
+        const _: () = assert!(PKT_LEN % 4 == 0);
+        // Both lengths: pkt_len in the low 32 bits, data_len above it.
+        let both = u64::from(n) | (u64::from(n) << 32);
+        let m = self.0.as_ptr();
+        // SAFETY: we own the mbuf. `lens` covers pkt_len, data_len and the
+        // 16 bits after them (vlan_tci, unchanged: with the caller's
+        // contract neither length wraps, so nothing carries or borrows
+        // across a field). Unaligned access because pkt_len is only 4-byte
+        // aligned.
+        unsafe {
+            (*m).data_off = data_off;
+            let lens = m.cast::<u8>().add(PKT_LEN).cast::<u64>();
+            let v = lens.read_unaligned();
+            lens.write_unaligned(if grow {
+                v.wrapping_add(both)
+            } else {
+                v.wrapping_sub(both)
+            });
+        }
+    }
+
     /// Grows the packet at the end by `n` bytes and returns them (content
     /// unspecified: the caller writes them). Single-segment mbufs only.
     #[inline]

@@ -2,7 +2,7 @@
 
 use super::{MAX_PKT_BURST, PREFETCH_OFFSET, WorkerCounters};
 use crate::dpdk::Burst;
-use crate::kernels::{Disposition, ETag, Kernels, STag, TagBytes, TagKind, VnTag};
+use crate::kernels::{Disposition, ETag, Kernels, STag, TagBytes, TagHeader, TagKind, VnTag};
 use crate::wire::{EtherType, etag, stag, vntag};
 
 /// A forwarding engine: one mandatory callback over a whole burst. The
@@ -104,8 +104,7 @@ pub struct TagEngine<K: TagKind> {
     kernels: Kernels,
     op: TagOp,
     table: Vec<TagBytes<K>>,
-    veth: [u16; MAX_PKT_BURST],
-    meta: [K::Meta; MAX_PKT_BURST],
+    meta: [TagHeader<K>; MAX_PKT_BURST],
     next: [Disposition; MAX_PKT_BURST],
 }
 
@@ -121,8 +120,7 @@ impl<K: TagKind> TagEngine<K> {
             kernels,
             op,
             table,
-            veth: [0; MAX_PKT_BURST],
-            meta: [K::Meta::default(); MAX_PKT_BURST],
+            meta: [TagHeader::<K>::default(); MAX_PKT_BURST],
             next: [Disposition::Ok; MAX_PKT_BURST],
         }
     }
@@ -175,10 +173,7 @@ pub fn stag_engine(kernels: Kernels, op: TagOp, nports: usize) -> TagEngine<STag
     TagEngine::with_table("stag", kernels, op, table)
 }
 
-impl<K: TagKind + Send> Engine for TagEngine<K>
-where
-    K::Meta: Send,
-{
+impl<K: TagKind + Send> Engine for TagEngine<K> {
     const NAME: &'static str = "tag";
 
     #[inline(always)]
@@ -200,23 +195,24 @@ where
             TagOp::Encap => true,
             TagOp::Decap => false,
         };
-        if encap {
-            self.veth[..n].fill(rx_idx as u16);
-            self.kernels.encap(
+        let drops = if encap {
+            // One port = one vEth: its tag for the whole burst.
+            self.kernels.encap_uniform(
                 pkts.as_mut_slice(),
-                &self.veth[..n],
-                &self.table,
+                &self.table[rx_idx % self.table.len()],
                 &mut self.next[..n],
-            );
+            )
         } else {
             self.kernels.decap::<K, _>(
                 pkts.as_mut_slice(),
                 &mut self.meta[..n],
                 &mut self.next[..n],
                 true,
-            );
+            )
+        };
+        if drops != 0 {
+            apply_dispositions(pkts, &self.next[..n], counters);
         }
-        apply_dispositions(pkts, &self.next[..n], counters);
     }
 }
 

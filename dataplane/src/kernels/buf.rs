@@ -31,6 +31,21 @@ impl From<MbufError> for BufError {
     }
 }
 
+/// The first segment of a [`PacketBuf`] in one read ([`PacketBuf::head`]),
+/// for the SIMD fast paths.
+#[derive(Debug, Clone, Copy)]
+pub struct Head {
+    /// Start of the data (valid for `data_len` bytes, and `headroom` bytes
+    /// in front).
+    pub data: *mut u8,
+    /// Free bytes in front of the data.
+    pub headroom: usize,
+    /// Bytes in the first segment.
+    pub data_len: usize,
+    /// Bytes in the whole packet.
+    pub pkt_len: usize,
+}
+
 /// Exactly what the burst kernels need from a packet buffer.
 ///
 /// A packet is one or more segments; only the first segment is visible
@@ -61,6 +76,17 @@ pub trait PacketBuf {
     fn data_len(&self) -> usize;
     /// Bytes in the whole packet.
     fn pkt_len(&self) -> usize;
+    /// The first segment's data pointer, headroom and lengths in one read.
+    fn head(&mut self) -> Head;
+    /// Moves the start of the data by `delta` bytes (negative: grows the
+    /// packet at the front; positive: removes bytes from the front),
+    /// adjusting the lengths, without checks and without reading the
+    /// buffer again.
+    ///
+    /// # Safety
+    /// `h` is what [`PacketBuf::head`] returned, with no change to the
+    /// buffer since, and `-h.headroom <= delta <= h.data_len`.
+    unsafe fn move_front(&mut self, h: &Head, delta: isize);
     /// Hints the CPU to fetch the first cache line of the data (kernels
     /// call it for the next group of packets). Default: nothing.
     #[inline(always)]
@@ -119,6 +145,26 @@ impl PacketBuf for Mbuf {
     #[inline(always)]
     fn pkt_len(&self) -> usize {
         Mbuf::pkt_len(self) as usize
+    }
+
+    #[inline(always)]
+    fn head(&mut self) -> Head {
+        let (data, off, dlen, plen) = Mbuf::front(self);
+        Head {
+            data,
+            headroom: usize::from(off),
+            data_len: usize::from(dlen),
+            pkt_len: plen as usize,
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn move_front(&mut self, h: &Head, delta: isize) {
+        let off = h.headroom.wrapping_add_signed(delta) as u16;
+        // SAFETY: `h` is this mbuf's state and `delta` is within
+        // -headroom..=data_len (the caller's contract): exactly the
+        // contract of move_front_unchecked.
+        unsafe { Mbuf::move_front_unchecked(self, off, delta.unsigned_abs() as u16, delta < 0) }
     }
 
     /// `prefetcht0` of the data (inline, not the FFI `prefetch_data`).
@@ -287,6 +333,26 @@ impl PacketBuf for TestBuf {
     #[inline]
     fn pkt_len(&self) -> usize {
         self.len
+    }
+
+    #[inline]
+    fn head(&mut self) -> Head {
+        Head {
+            data: self.buf.as_mut_ptr().wrapping_add(self.off),
+            headroom: self.off,
+            data_len: self.seg_len(),
+            pkt_len: self.len,
+        }
+    }
+
+    #[inline]
+    unsafe fn move_front(&mut self, h: &Head, delta: isize) {
+        debug_assert!(h.headroom == self.off && h.pkt_len == self.len);
+        self.off = self.off.wrapping_add_signed(delta);
+        self.len = self.len.wrapping_add_signed(-delta);
+        if let Some(s) = &mut self.first_seg {
+            *s = s.wrapping_add_signed(-delta);
+        }
     }
 
     // `prefetch`: the default no-op; a TestBuf's data is in cache anyway.

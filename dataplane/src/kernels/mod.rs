@@ -102,8 +102,8 @@ mod tag;
 #[cfg(test)]
 mod tests;
 
-pub use buf::{BufError, PacketBuf, TESTBUF_FILL, TestBuf};
-pub use tag::{ETag, ETagMeta, STag, STagMeta, TagBytes, TagKind, VnTag, VnTagMeta};
+pub use buf::{BufError, Head, PacketBuf, TESTBUF_FILL, TestBuf};
+pub use tag::{ETag, ETagMeta, STag, STagMeta, TagBytes, TagHeader, TagKind, VnTag, VnTagMeta};
 
 use core::fmt;
 
@@ -304,7 +304,7 @@ impl Kernels {
         veth: &[u16],
         table: &[TagBytes<K>],
         next: &mut [Disposition],
-    ) {
+    ) -> usize {
         match self.isa {
             Isa::Scalar => scalar::encap(pkts, veth, table, next),
             #[cfg(target_arch = "x86_64")]
@@ -318,6 +318,32 @@ impl Kernels {
         }
     }
 
+    /// Pushes the same tag on every packet (a burst of one vEth, as from a
+    /// VF's port); see [`scalar::encap_uniform`]. Returns how many were
+    /// dropped.
+    ///
+    /// # Panics
+    /// If `next` is shorter than `pkts`.
+    #[inline]
+    pub fn encap_uniform<K: TagKind, B: PacketBuf>(
+        &self,
+        pkts: &mut [B],
+        tag: &TagBytes<K>,
+        next: &mut [Disposition],
+    ) -> usize {
+        match self.isa {
+            Isa::Scalar => scalar::encap_uniform(pkts, tag, next),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a Kernels holds only an ISA the CPU supports.
+            Isa::Sse41 => unsafe { simd::encap_uniform_sse41(pkts, tag, next) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx2 => unsafe { simd::encap_uniform_avx2(pkts, tag, next) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => scalar::encap_uniform(pkts, tag, next),
+        }
+    }
+
     /// Strips the tag of kind `K` from every packet, padding to 60 bytes
     /// when `pad` (the frame goes to a wire port); see [`scalar::decap`]
     /// and the [module docs](self).
@@ -328,10 +354,10 @@ impl Kernels {
     pub fn decap<K: TagKind, B: PacketBuf>(
         &self,
         pkts: &mut [B],
-        meta: &mut [K::Meta],
+        meta: &mut [TagHeader<K>],
         next: &mut [Disposition],
         pad: bool,
-    ) {
+    ) -> usize {
         match (self.isa, pad) {
             (Isa::Scalar, false) => scalar::decap::<K, B, false>(pkts, meta, next),
             (Isa::Scalar, true) => scalar::decap::<K, B, true>(pkts, meta, next),

@@ -6,7 +6,7 @@
 //! kernels, which differ only in how they move the bytes.
 
 use super::buf::PacketBuf;
-use super::tag::{TagBytes, TagKind};
+use super::tag::{TagBytes, TagHeader, TagKind};
 use super::{Disposition, MAC_LEN, MIN_FRAME_LEN};
 use crate::drop::DropReason;
 use crate::wire::{ETHERNET_HEADER_LEN, EtherType};
@@ -55,7 +55,7 @@ pub(super) fn encap_check<'t, K: TagKind, B: PacketBuf>(
 #[inline(always)]
 pub(super) fn decap_check<K: TagKind, B: PacketBuf, const PAD: bool>(
     b: &B,
-    meta: &mut K::Meta,
+    meta: &mut TagHeader<K>,
 ) -> Result<usize, DropReason> {
     let total = b.pkt_len();
     if total < ETHERNET_HEADER_LEN {
@@ -129,17 +129,6 @@ pub(super) fn encap_move<K: TagKind>(d: &mut [u8], tag: &TagBytes<K>) {
     d[MAC_LEN..MAC_LEN + K::TAG_LEN].copy_from_slice(tag.as_bytes());
 }
 
-/// Packets per group (l2fwd / l3fwd: 4, then a scalar tail).
-const GROUP: usize = 4;
-
-/// Prefetches the data of the group that starts at `from`.
-#[inline(always)]
-pub(super) fn prefetch_group<B: PacketBuf>(pkts: &[B], from: usize) {
-    for b in pkts.iter().skip(from).take(GROUP) {
-        b.prefetch();
-    }
-}
-
 /// Encapsulates one packet: checks, prepend, move the MACs, copy the tag.
 #[inline(always)]
 fn encap_one<K: TagKind, B: PacketBuf>(b: &mut B, table: &[TagBytes<K>], veth: u16) -> Disposition {
@@ -153,7 +142,7 @@ fn encap_one<K: TagKind, B: PacketBuf>(b: &mut B, table: &[TagBytes<K>], veth: u
 #[inline(always)]
 fn decap_one<K: TagKind, B: PacketBuf, const PAD: bool>(
     b: &mut B,
-    meta: &mut K::Meta,
+    meta: &mut TagHeader<K>,
 ) -> Disposition {
     match decap_check::<K, B, PAD>(b, meta) {
         Ok(pad) => {
@@ -161,13 +150,14 @@ fn decap_one<K: TagKind, B: PacketBuf, const PAD: bool>(
             decap_finish::<K, B>(b, pad)
         }
         Err(r) => {
-            *meta = K::Meta::default();
+            *meta = TagHeader::<K>::default();
             Disposition::Drop(r)
         }
     }
 }
 
-/// Pushes a tag of kind `K` on every packet of `pkts`.
+/// Pushes a tag of kind `K` on every packet of `pkts`; returns how many
+/// were dropped.
 ///
 /// `veth[i]` is packet `i`'s vEth index into `table`, the tag bytes the
 /// control plane compiled per vEth. The result goes to `next[i]`: `Ok`, or
@@ -181,21 +171,46 @@ pub fn encap<K: TagKind, B: PacketBuf>(
     veth: &[u16],
     table: &[TagBytes<K>],
     next: &mut [Disposition],
-) {
+) -> usize {
     let n = pkts.len();
     let (veth, next) = (&veth[..n], &mut next[..n]);
+    let mut drops = 0;
     for i in 0..n {
-        if i % GROUP == 0 {
-            prefetch_group(pkts, i + GROUP);
-        }
-        next[i] = encap_one(&mut pkts[i], table, veth[i]);
+        let d = encap_one(&mut pkts[i], table, veth[i]);
+        drops += usize::from(!d.is_ok());
+        next[i] = d;
     }
+    drops
+}
+
+/// Pushes the same tag on every packet of `pkts` (a burst of one vEth, as
+/// from a VF's port): [`encap`] with one tag instead of a table; returns
+/// how many were dropped.
+///
+/// # Panics
+/// If `next` is shorter than `pkts`.
+pub fn encap_uniform<K: TagKind, B: PacketBuf>(
+    pkts: &mut [B],
+    tag: &TagBytes<K>,
+    next: &mut [Disposition],
+) -> usize {
+    let n = pkts.len();
+    let next = &mut next[..n];
+    let table = core::slice::from_ref(tag);
+    let mut drops = 0;
+    for i in 0..n {
+        let d = encap_one(&mut pkts[i], table, 0);
+        drops += usize::from(!d.is_ok());
+        next[i] = d;
+    }
+    drops
 }
 
 /// Strips the tag of kind `K` from every packet of `pkts`; with `PAD`,
-/// pads frames under 60 bytes with zeros (for a wire port).
+/// pads frames under 60 bytes with zeros (for a wire port). Returns how
+/// many were dropped.
 ///
-/// `meta[i]` gets packet `i`'s tag fields (the default value for a dropped
+/// `meta[i]` gets packet `i`'s tag header (the default value for a dropped
 /// packet), `next[i]` its disposition. A dropped packet is left
 /// byte-for-byte unchanged.
 ///
@@ -203,15 +218,16 @@ pub fn encap<K: TagKind, B: PacketBuf>(
 /// If `meta` or `next` is shorter than `pkts`.
 pub fn decap<K: TagKind, B: PacketBuf, const PAD: bool>(
     pkts: &mut [B],
-    meta: &mut [K::Meta],
+    meta: &mut [TagHeader<K>],
     next: &mut [Disposition],
-) {
+) -> usize {
     let n = pkts.len();
     let (meta, next) = (&mut meta[..n], &mut next[..n]);
+    let mut drops = 0;
     for i in 0..n {
-        if i % GROUP == 0 {
-            prefetch_group(pkts, i + GROUP);
-        }
-        next[i] = decap_one::<K, B, PAD>(&mut pkts[i], &mut meta[i]);
+        let d = decap_one::<K, B, PAD>(&mut pkts[i], &mut meta[i]);
+        drops += usize::from(!d.is_ok());
+        next[i] = d;
     }
+    drops
 }

@@ -23,18 +23,15 @@
 //! checking the CPU once.
 
 use core::arch::x86_64::{
-    __m128i, _MM_HINT_T0, _mm_cmpeq_epi16, _mm_insert_epi32, _mm_loadu_si128, _mm_movemask_epi8,
-    _mm_prefetch, _mm_shuffle_epi8, _mm_storeu_si128, _mm_testz_si128,
+    __m128i, _MM_HINT_T0, _mm_and_si128, _mm_cmpeq_epi16, _mm_insert_epi32, _mm_loadu_si128,
+    _mm_movemask_epi8, _mm_or_si128, _mm_prefetch, _mm_shuffle_epi8, _mm_storel_epi64,
+    _mm_storeu_si128, _mm_testz_si128, _mm_xor_si128,
 };
 
 use super::buf::PacketBuf;
 use super::scalar::{self, decap_finish};
-use super::tag::{TagBytes, TagKind};
+use super::tag::{TagBytes, TagHeader, TagKind};
 use super::{Disposition, MAC_LEN, MIN_FRAME_LEN};
-use crate::drop::DropReason;
-
-/// Packets per group.
-const GROUP: usize = 4;
 
 /// The five TPIDs that may not follow the MACs of a VM's frame, nor an
 /// extender tag (wire order; 0x8926 repeated to fill the vector).
@@ -87,102 +84,214 @@ unsafe fn is_tag_tpid(v: __m128i, ctl: &[u8; 16]) -> bool {
     }
 }
 
-/// Encap of one packet.
+/// The vector fast path of one encap with `tag`: `true` if done, `false`
+/// if the packet needs the scalar path (which finds the reason); then it is
+/// untouched.
 ///
 /// # Safety
 /// The CPU must support SSE4.1.
 #[inline(always)]
-unsafe fn encap_one<K: TagKind, B: PacketBuf>(
+unsafe fn encap_fast<K: TagKind, B: PacketBuf>(b: &mut B, tag: &TagBytes<K>) -> bool {
+    const ET_CTL: [u8; 16] = broadcast16(MAC_LEN);
+    let t = K::TAG_LEN;
+    let h = b.head();
+    if h.data_len < 16 || h.headroom < t {
+        return false;
+    }
+    // SAFETY: the first segment holds at least 16 bytes from h.data;
+    // SSE4.1 is the caller's contract.
+    let (v, injected) = unsafe {
+        let v = _mm_loadu_si128(h.data.cast::<__m128i>());
+        (v, is_tag_tpid(v, &ET_CTL))
+    };
+    if injected {
+        return false;
+    }
+    // Every scalar check passes: >= 16 bytes in the first segment, no tag
+    // TPID, headroom (the vEth is known: the caller has its tag).
+    let raw = tag.raw();
+    let head = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let p = h.data.wrapping_sub(t);
+    // SAFETY: p .. p + 12 + t is h.data - t .. h.data + 12, inside the
+    // headroom (>= t) and the first 16 data bytes: one 16-byte store of
+    // the MACs + the first 4 tag bytes, then the last t - 4 tag bytes; `v`
+    // was loaded before. move_front gets this buffer's head and -t within
+    // -headroom..=data_len. SSE4.1 is the caller's contract.
+    unsafe {
+        let v = _mm_insert_epi32::<3>(v, head);
+        _mm_storeu_si128(p.cast::<__m128i>(), v);
+        core::ptr::copy_nonoverlapping(raw.as_ptr().add(4), p.add(16), t - 4);
+        b.move_front(&h, -(t as isize));
+    }
+    true
+}
+
+/// The scalar path of one encap: the reason, or the scalar edit.
+#[cold]
+#[inline(never)]
+fn encap_slow<K: TagKind, B: PacketBuf>(
     b: &mut B,
     table: &[TagBytes<K>],
     veth: u16,
 ) -> Disposition {
-    const ET_CTL: [u8; 16] = broadcast16(MAC_LEN);
-    let t = K::TAG_LEN;
-    let d = b.data();
-    if d.len() >= 16 && b.headroom() >= t {
-        // SAFETY: the first segment holds at least 16 bytes; SSE4.1 is the
-        // caller's contract.
-        let (v, injected) = unsafe {
-            let v = _mm_loadu_si128(d.as_ptr().cast::<__m128i>());
-            (v, is_tag_tpid(v, &ET_CTL))
-        };
-        if let (false, Some(tag)) = (injected, table.get(usize::from(veth))) {
-            // Every scalar check passes: >= 16 bytes in the first segment,
-            // no tag TPID, headroom, known vEth.
-            let Ok(d) = b.prepend(t) else {
-                return Disposition::Drop(DropReason::NoHeadroom);
-            };
-            let raw = tag.raw();
-            let head = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-            let p = d.as_mut_ptr();
-            // SAFETY: after the prepend the first segment holds at least
-            // t + 16 bytes, so p .. p + 12 + t is writable (t <= 8 < 16
-            // + 4); `v` was loaded before. SSE4.1 is the caller's contract.
-            unsafe {
-                let v = _mm_insert_epi32::<3>(v, head);
-                _mm_storeu_si128(p.cast::<__m128i>(), v);
-                core::ptr::copy_nonoverlapping(raw.as_ptr().add(4), p.add(16), t - 4);
-            }
-            return Disposition::Ok;
-        }
-    }
     match scalar::encap_check(b, table, veth) {
         Ok(tag) => scalar::encap_push(b, tag),
         Err(r) => Disposition::Drop(r),
     }
 }
 
-/// Decap of one packet.
+/// The vector fast path of one decap: `true` if done, `false` if the
+/// packet needs the scalar path (which finds the reason); then it is
+/// untouched.
 ///
 /// # Safety
 /// The CPU must support SSE4.1.
 #[inline(always)]
-unsafe fn decap_one<K: TagKind, B: PacketBuf, const PAD: bool>(
+unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
     b: &mut B,
-    meta: &mut K::Meta,
-) -> Disposition {
+    meta: &mut TagHeader<K>,
+) -> bool {
     let t = K::TAG_LEN;
-    let d = b.data();
-    // 16 bytes from offset 12 must be in the first segment; frames that
-    // need padding take the scalar path.
-    if d.len() >= MAC_LEN + 16 && (!PAD || b.pkt_len() >= MIN_FRAME_LEN + t) {
-        let tpid = u16::from_be_bytes([d[MAC_LEN], d[MAC_LEN + 1]]);
+    // 16 bytes from offset 12 in the first segment (the whole tag and the
+    // inner EtherType, whatever the kind), and with PAD no padding needed
+    // (data_len <= pkt_len): anything else takes the scalar path.
+    let min = if PAD && MIN_FRAME_LEN + t > MAC_LEN + 16 {
+        MIN_FRAME_LEN + t
+    } else {
+        MAC_LEN + 16
+    };
+    let h = b.head();
+    if h.data_len >= min {
         // SAFETY: the first segment holds at least 28 bytes, so
-        // p + 12 .. p + 28 is readable. SSE4.1 is the caller's contract.
-        let ok = unsafe {
-            let w = _mm_loadu_si128(d.as_ptr().add(MAC_LEN).cast::<__m128i>());
-            (_mm_testz_si128(w, load_const(&const { K::FAST_MASK })) != 0)
-                & !is_tag_tpid(w, &const { broadcast16(K::TAG_LEN) })
+        // h.data + 12 .. + 28 is readable. SSE4.1 is the caller's contract.
+        let (w, ok) = unsafe {
+            let w = _mm_loadu_si128(h.data.add(MAC_LEN).cast::<__m128i>());
+            // TPID (VN-Tag, E-Tag) and ver / ext bits under one mask ...
+            let bad = _mm_and_si128(
+                _mm_xor_si128(w, load_const(&const { K::FAST_EXPECT })),
+                load_const(&const { K::FAST_MASK }),
+            );
+            // ... and the inner EtherType against the five tag TPIDs.
+            let et = _mm_shuffle_epi8(w, load_const(&const { broadcast16(K::TAG_LEN) }));
+            let bad = _mm_or_si128(bad, _mm_cmpeq_epi16(et, load_const(&TAG_TPIDS)));
+            (w, _mm_testz_si128(bad, bad) != 0)
         };
-        if ok && K::tpid_ok(tpid) {
+        // S-tag: three TPIDs, checked apart (FAST_MASK leaves them out).
+        let tpid_ok = K::FAST_MASK[0] != 0 || {
+            // SAFETY: as above, 2 readable bytes at h.data + 12.
+            let tp = unsafe { core::ptr::read_unaligned(h.data.add(MAC_LEN).cast::<u16>()) };
+            K::tpid_ok(u16::from_be(tp))
+        };
+        if ok && tpid_ok {
             // Every scalar check passes: the whole tag and inner EtherType
             // in the first segment, TPID, ver / ext, inner EtherType, no pad.
-            *meta = K::fields(&d[MAC_LEN..]);
-            let p = b.data_mut().as_mut_ptr();
-            // SAFETY: the first segment holds at least 28 >= t + 16 bytes,
-            // so p .. p + t + 16 is readable and writable; both loads come
-            // before the store, whose lanes 12..16 rewrite the bytes already
-            // there. SSE4.1 is the caller's contract.
+            let p = h.data;
+            // SAFETY: the first segment holds at least 28 >= t + 12 bytes:
+            // the two loads (p .. p + 12) come before the stores to
+            // p + t .. p + t + 12. The meta store writes its 8 bytes (the
+            // header from the TPID, zeros past META_LEN). move_front gets
+            // this buffer's head and t <= data_len. SSE4.1 is the caller's
+            // contract.
             unsafe {
-                let v = _mm_loadu_si128(p.cast::<__m128i>());
-                let keep = core::ptr::read_unaligned(p.add(t + MAC_LEN).cast::<i32>());
-                let v = _mm_insert_epi32::<3>(v, keep);
-                _mm_storeu_si128(p.add(t).cast::<__m128i>(), v);
+                let w = if K::META_LEN < 8 {
+                    _mm_and_si128(w, load_const(&const { meta_mask(K::META_LEN) }))
+                } else {
+                    w
+                };
+                _mm_storel_epi64(meta.bytes_mut().as_mut_ptr().cast::<__m128i>(), w);
+                let lo = core::ptr::read_unaligned(p.cast::<u64>());
+                let hi = core::ptr::read_unaligned(p.add(8).cast::<u32>());
+                core::ptr::write_unaligned(p.add(t + 8).cast::<u32>(), hi);
+                core::ptr::write_unaligned(p.add(t).cast::<u64>(), lo);
+                b.move_front(&h, t as isize);
             }
-            return decap_finish::<K, B>(b, 0);
+            return true;
         }
     }
+    false
+}
+
+/// The scalar path of one decap: the reason, or the scalar edit.
+#[cold]
+#[inline(never)]
+fn decap_slow<K: TagKind, B: PacketBuf, const PAD: bool>(
+    b: &mut B,
+    meta: &mut TagHeader<K>,
+) -> Disposition {
     match scalar::decap_check::<K, B, PAD>(b, meta) {
         Ok(pad) => {
-            b.data_mut().copy_within(0..MAC_LEN, t);
+            b.data_mut().copy_within(0..MAC_LEN, K::TAG_LEN);
             decap_finish::<K, B>(b, pad)
         }
         Err(r) => {
-            *meta = K::Meta::default();
+            *meta = TagHeader::<K>::default();
             Disposition::Drop(r)
         }
     }
+}
+
+/// A mask that keeps the first `n` of 16 bytes.
+const fn meta_mask(n: usize) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    let mut i = 0;
+    while i < n {
+        m[i] = 0xff;
+        i += 1;
+    }
+    m
+}
+
+/// Packets per unrolled step: the fast paths of 4 packets, then the
+/// scalar path for those that need it (packets are independent).
+const GROUP: usize = 4;
+
+/// Runs `fast` on every index of `0..n` in unrolled groups of [`GROUP`],
+/// then `slow` on each index whose `fast` returned `false`. A macro rather
+/// than a function taking two closures: both borrow the burst mutably.
+macro_rules! unrolled {
+    ($n:expr, |$j:ident| $fast:expr, |$k:ident| $slow:expr) => {{
+        let n = $n;
+        let mut base = 0;
+        while base + GROUP <= n {
+            let done = [
+                {
+                    let $j = base;
+                    $fast
+                },
+                {
+                    let $j = base + 1;
+                    $fast
+                },
+                {
+                    let $j = base + 2;
+                    $fast
+                },
+                {
+                    let $j = base + 3;
+                    $fast
+                },
+            ];
+            if !(done[0] & done[1] & done[2] & done[3]) {
+                for (i, ok) in done.into_iter().enumerate() {
+                    if !ok {
+                        let $k = base + i;
+                        $slow;
+                    }
+                }
+            }
+            base += GROUP;
+        }
+        for i in base..n {
+            let ok = {
+                let $j = i;
+                $fast
+            };
+            if !ok {
+                let $k = i;
+                $slow;
+            }
+        }
+    }};
 }
 
 /// # Safety
@@ -193,22 +302,50 @@ unsafe fn encap_burst<K: TagKind, B: PacketBuf>(
     veth: &[u16],
     table: &[TagBytes<K>],
     next: &mut [Disposition],
-) {
+) -> usize {
     let n = pkts.len();
     let (veth, next) = (&veth[..n], &mut next[..n]);
-    let mut i = 0;
-    while i + GROUP <= n {
-        scalar::prefetch_group(pkts, i + GROUP);
-        for j in i..i + GROUP {
+    next.fill(Disposition::Ok);
+    let mut drops = 0;
+    unrolled!(
+        n,
+        |j| match table.get(usize::from(veth[j])) {
             // SAFETY: SSE4.1 is this function's contract.
-            next[j] = unsafe { encap_one(&mut pkts[j], table, veth[j]) };
+            Some(tag) => unsafe { encap_fast(&mut pkts[j], tag) },
+            None => false,
+        },
+        |k| {
+            let d = encap_slow(&mut pkts[k], table, veth[k]);
+            drops += usize::from(!d.is_ok());
+            next[k] = d;
         }
-        i += GROUP;
-    }
-    for j in i..n {
-        // SAFETY: as above.
-        next[j] = unsafe { encap_one(&mut pkts[j], table, veth[j]) };
-    }
+    );
+    drops
+}
+
+/// # Safety
+/// The CPU must support SSE4.1.
+#[inline(always)]
+unsafe fn encap_uniform_burst<K: TagKind, B: PacketBuf>(
+    pkts: &mut [B],
+    tag: &TagBytes<K>,
+    next: &mut [Disposition],
+) -> usize {
+    let n = pkts.len();
+    let next = &mut next[..n];
+    next.fill(Disposition::Ok);
+    let mut drops = 0;
+    unrolled!(
+        n,
+        // SAFETY: SSE4.1 is this function's contract.
+        |j| unsafe { encap_fast(&mut pkts[j], tag) },
+        |k| {
+            let d = encap_slow(&mut pkts[k], core::slice::from_ref(tag), 0);
+            drops += usize::from(!d.is_ok());
+            next[k] = d;
+        }
+    );
+    drops
 }
 
 /// # Safety
@@ -216,28 +353,28 @@ unsafe fn encap_burst<K: TagKind, B: PacketBuf>(
 #[inline(always)]
 unsafe fn decap_burst<K: TagKind, B: PacketBuf, const PAD: bool>(
     pkts: &mut [B],
-    meta: &mut [K::Meta],
+    meta: &mut [TagHeader<K>],
     next: &mut [Disposition],
-) {
+) -> usize {
     let n = pkts.len();
     let (meta, next) = (&mut meta[..n], &mut next[..n]);
-    let mut i = 0;
-    while i + GROUP <= n {
-        scalar::prefetch_group(pkts, i + GROUP);
-        for j in i..i + GROUP {
-            // SAFETY: SSE4.1 is this function's contract.
-            next[j] = unsafe { decap_one::<K, B, PAD>(&mut pkts[j], &mut meta[j]) };
+    next.fill(Disposition::Ok);
+    let mut drops = 0;
+    unrolled!(
+        n,
+        // SAFETY: SSE4.1 is this function's contract.
+        |j| unsafe { decap_fast::<K, B, PAD>(&mut pkts[j], &mut meta[j]) },
+        |k| {
+            let d = decap_slow::<K, B, PAD>(&mut pkts[k], &mut meta[k]);
+            drops += usize::from(!d.is_ok());
+            next[k] = d;
         }
-        i += GROUP;
-    }
-    for j in i..n {
-        // SAFETY: as above.
-        next[j] = unsafe { decap_one::<K, B, PAD>(&mut pkts[j], &mut meta[j]) };
-    }
+    );
+    drops
 }
 
 macro_rules! isa_kernels {
-    ($feature:literal, $encap:ident, $decap:ident) => {
+    ($feature:literal, $encap:ident, $encap_uniform:ident, $decap:ident) => {
         #[doc = concat!("[`super::scalar::encap`] built for ", $feature, ".")]
         ///
         /// # Safety
@@ -251,9 +388,26 @@ macro_rules! isa_kernels {
             veth: &[u16],
             table: &[TagBytes<K>],
             next: &mut [Disposition],
-        ) {
+        ) -> usize {
             // SAFETY: this function's target feature implies SSE4.1.
             unsafe { encap_burst(pkts, veth, table, next) }
+        }
+
+        #[doc = concat!("[`super::scalar::encap_uniform`] built for ", $feature, ".")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feature, ".")]
+        ///
+        /// # Panics
+        /// If `next` is shorter than `pkts`.
+        #[target_feature(enable = $feature)]
+        pub unsafe fn $encap_uniform<K: TagKind, B: PacketBuf>(
+            pkts: &mut [B],
+            tag: &TagBytes<K>,
+            next: &mut [Disposition],
+        ) -> usize {
+            // SAFETY: this function's target feature implies SSE4.1.
+            unsafe { encap_uniform_burst(pkts, tag, next) }
         }
 
         #[doc = concat!("[`super::scalar::decap`] built for ", $feature, ".")]
@@ -266,14 +420,14 @@ macro_rules! isa_kernels {
         #[target_feature(enable = $feature)]
         pub unsafe fn $decap<K: TagKind, B: PacketBuf, const PAD: bool>(
             pkts: &mut [B],
-            meta: &mut [K::Meta],
+            meta: &mut [TagHeader<K>],
             next: &mut [Disposition],
-        ) {
+        ) -> usize {
             // SAFETY: this function's target feature implies SSE4.1.
             unsafe { decap_burst::<K, B, PAD>(pkts, meta, next) }
         }
     };
 }
 
-isa_kernels!("sse4.1", encap_sse41, decap_sse41);
-isa_kernels!("avx2", encap_avx2, decap_avx2);
+isa_kernels!("sse4.1", encap_sse41, encap_uniform_sse41, decap_sse41);
+isa_kernels!("avx2", encap_avx2, encap_uniform_avx2, decap_avx2);

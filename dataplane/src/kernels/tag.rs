@@ -21,8 +21,16 @@ pub trait TagKind: private::Sealed + Copy + Default + fmt::Debug + 'static {
     const TAG_LEN: usize;
     /// Short name for benches and messages.
     const NAME: &'static str;
-    /// What a decap reports per packet.
-    type Meta: Copy + Default + PartialEq + Eq + fmt::Debug;
+    /// The tag's fields, decoded ([`VnTagMeta`], [`ETagMeta`],
+    /// [`STagMeta`]).
+    type Decoded: Copy + Default + PartialEq + Eq + fmt::Debug;
+    /// Bytes of the header a [`TagHeader`] keeps, from the TPID on: the
+    /// tag and the inner EtherType, at most 8.
+    const META_LEN: usize = if Self::TAG_LEN + 2 < 8 {
+        Self::TAG_LEN + 2
+    } else {
+        8
+    };
 
     /// Whether `tpid` (frame offset 12) is this kind's TPID.
     fn tpid_ok(tpid: u16) -> bool;
@@ -30,18 +38,21 @@ pub trait TagKind: private::Sealed + Copy + Default + fmt::Debug + 'static {
     /// Checks the TCI and the inner EtherType and reads the metadata.
     /// `hdr` starts at the TPID and holds at least `TAG_LEN + 2` bytes; the
     /// TPID is already checked.
-    fn check(hdr: &[u8]) -> Result<Self::Meta, DropReason>;
+    fn check(hdr: &[u8]) -> Result<TagHeader<Self>, DropReason>;
 
-    /// Reads the metadata without checking anything (the caller did):
-    /// the field extraction of [`TagKind::check`], for the SIMD fast path.
-    #[doc(hidden)]
-    fn fields(hdr: &[u8]) -> Self::Meta;
+    /// Decodes the fields of a header a decap kept.
+    fn decode(hdr: &[u8; 8]) -> Self::Decoded;
 
-    /// SIMD fast check of the 16 bytes at frame offset 12: the bits set
-    /// here must be 0 (VN-Tag: ver; E-Tag: the ext bytes). TPID and inner
-    /// EtherType are checked apart.
+    /// SIMD fast check of the 16 bytes at frame offset 12: under this
+    /// mask they must equal [`TagKind::FAST_EXPECT`] (VN-Tag: the TPID and
+    /// `ver` = 0; E-Tag: the TPID and the ext bytes = 0). An all-zero TPID
+    /// part means the TPID is checked apart (S-tag: three values). The
+    /// inner EtherType is checked apart.
     #[doc(hidden)]
     const FAST_MASK: [u8; 16];
+    /// See [`TagKind::FAST_MASK`].
+    #[doc(hidden)]
+    const FAST_EXPECT: [u8; 16];
 }
 
 /// VN-Tag (0x8926), 6 bytes.
@@ -58,13 +69,8 @@ impl private::Sealed for VnTag {}
 impl private::Sealed for ETag {}
 impl private::Sealed for STag {}
 
-/// What a VN-Tag decap reports (`ver` is checked to be 0, `r` ignored).
-///
-/// `repr(C)` with the 16-bit fields first (here and in the other metas):
-/// with Rust's layout LLVM assembled the value through the stack with
-/// mismatched store/load widths, a store-forwarding stall per packet
-/// (measured with perf in the bench).
-#[repr(C)]
+/// The fields of a VN-Tag a decap accepted ([`TagHeader::decode`]; `ver`
+/// is checked to be 0, `r` ignored).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct VnTagMeta {
     /// Destination VIF or VIF-list id, 0..=16383.
@@ -79,8 +85,8 @@ pub struct VnTagMeta {
     pub looped: bool,
 }
 
-/// What an E-Tag decap reports (the ext bytes are checked to be 0).
-#[repr(C)]
+/// The fields of an E-Tag a decap accepted ([`TagHeader::decode`]; the ext
+/// bytes are checked to be 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ETagMeta {
     /// Ingress_E-CID_base, 0..=4095 (0 = none).
@@ -97,8 +103,7 @@ pub struct ETagMeta {
     pub grp: u8,
 }
 
-/// What an S-tag decap reports.
-#[repr(C)]
+/// The fields of an S-tag a decap accepted ([`TagHeader::decode`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct STagMeta {
     /// S-VID (S-channel), 0..=4095.
@@ -107,6 +112,176 @@ pub struct STagMeta {
     pub pcp: u8,
     /// DEI.
     pub dei: bool,
+}
+
+/// What a decap reports per packet: the tag's header as it was on the
+/// wire, from the TPID on ([`TagKind::META_LEN`] bytes: the tag and, when
+/// it fits in 8, the inner EtherType; zeros after), decoded on demand.
+///
+/// A decap keeps it with one 8-byte move; the pipeline reads only the
+/// fields it needs (accessors below, or [`TagHeader::decode`] for all).
+/// Decoding every field per packet in the kernel cost ~15 instructions a
+/// packet that forwarding does not use (measured with perf). The default
+/// (all zeros) is what a dropped packet gets.
+#[repr(transparent)]
+pub struct TagHeader<K: TagKind> {
+    bytes: [u8; 8],
+    _kind: PhantomData<K>,
+}
+
+impl<K: TagKind> Clone for TagHeader<K> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K: TagKind> Copy for TagHeader<K> {}
+impl<K: TagKind> Default for TagHeader<K> {
+    #[inline(always)]
+    fn default() -> Self {
+        TagHeader {
+            bytes: [0; 8],
+            _kind: PhantomData,
+        }
+    }
+}
+impl<K: TagKind> PartialEq for TagHeader<K> {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+impl<K: TagKind> Eq for TagHeader<K> {}
+impl<K: TagKind> core::hash::Hash for TagHeader<K> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+impl<K: TagKind> fmt::Debug for TagHeader<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Self::default() {
+            write!(f, "TagHeader<{}>(none)", K::NAME)
+        } else {
+            write!(f, "TagHeader<{}>({:?})", K::NAME, self.decode())
+        }
+    }
+}
+
+impl<K: TagKind> TagHeader<K> {
+    /// Keeps the first [`TagKind::META_LEN`] bytes of `hdr` (which starts
+    /// at the TPID and holds at least that many).
+    #[inline(always)]
+    pub(crate) fn from_hdr(hdr: &[u8]) -> TagHeader<K> {
+        let mut bytes = [0u8; 8];
+        bytes[..K::META_LEN].copy_from_slice(&hdr[..K::META_LEN]);
+        TagHeader {
+            bytes,
+            _kind: PhantomData,
+        }
+    }
+
+    /// The kept bytes (TPID first, zeros after [`TagKind::META_LEN`]).
+    #[inline(always)]
+    pub fn bytes(&self) -> &[u8; 8] {
+        &self.bytes
+    }
+
+    /// The kept bytes, writable (the SIMD decap stores them in one move).
+    #[inline(always)]
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8; 8] {
+        &mut self.bytes
+    }
+
+    /// The TPID the tag had (0 for a dropped packet).
+    #[inline(always)]
+    pub fn tpid(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[0], self.bytes[1]])
+    }
+
+    /// All the fields.
+    #[inline(always)]
+    pub fn decode(&self) -> K::Decoded {
+        K::decode(&self.bytes)
+    }
+}
+
+impl TagHeader<VnTag> {
+    /// d: `true` = from the bridge (downstream).
+    #[inline(always)]
+    pub fn direction(&self) -> bool {
+        self.decode().direction
+    }
+    /// p: `true` = `dst` is a VIF-list id.
+    #[inline(always)]
+    pub fn pointer(&self) -> bool {
+        self.decode().pointer
+    }
+    /// Destination VIF or VIF-list id, 0..=16383.
+    #[inline(always)]
+    pub fn dst(&self) -> u16 {
+        self.decode().dst
+    }
+    /// l: looped, prune `src`.
+    #[inline(always)]
+    pub fn looped(&self) -> bool {
+        self.decode().looped
+    }
+    /// Source VIF, 0..=4095.
+    #[inline(always)]
+    pub fn src(&self) -> u16 {
+        self.decode().src
+    }
+}
+
+impl TagHeader<ETag> {
+    /// E-PCP, 0..=7.
+    #[inline(always)]
+    pub fn pcp(&self) -> u8 {
+        self.decode().pcp
+    }
+    /// E-DEI.
+    #[inline(always)]
+    pub fn dei(&self) -> bool {
+        self.decode().dei
+    }
+    /// Ingress_E-CID_base, 0..=4095 (0 = none).
+    #[inline(always)]
+    pub fn ingress_ecid_base(&self) -> u16 {
+        self.decode().ingress_ecid_base
+    }
+    /// GRP, 0..=3 (0 = point-to-point).
+    #[inline(always)]
+    pub fn grp(&self) -> u8 {
+        self.decode().grp
+    }
+    /// E-CID_base, 0..=4095.
+    #[inline(always)]
+    pub fn ecid_base(&self) -> u16 {
+        self.decode().ecid_base
+    }
+    /// E-CID = GRP:E-CID_base, 0..=0x3FFF, the working identifier.
+    #[inline(always)]
+    pub fn ecid(&self) -> u16 {
+        self.decode().ecid
+    }
+}
+
+impl TagHeader<STag> {
+    /// S-VID (S-channel), 0..=4095.
+    #[inline(always)]
+    pub fn svid(&self) -> u16 {
+        self.decode().svid
+    }
+    /// PCP, 0..=7.
+    #[inline(always)]
+    pub fn pcp(&self) -> u8 {
+        self.decode().pcp
+    }
+    /// DEI.
+    #[inline(always)]
+    pub fn dei(&self) -> bool {
+        self.decode().dei
+    }
 }
 
 #[inline(always)]
@@ -131,7 +306,7 @@ fn check_inner_after_extender(inner: u16) -> Result<(), DropReason> {
 impl TagKind for VnTag {
     const TAG_LEN: usize = vntag::TAG_LEN;
     const NAME: &'static str = "vntag";
-    type Meta = VnTagMeta;
+    type Decoded = VnTagMeta;
 
     #[inline(always)]
     fn tpid_ok(tpid: u16) -> bool {
@@ -139,19 +314,20 @@ impl TagKind for VnTag {
     }
 
     #[inline(always)]
-    fn check(hdr: &[u8]) -> Result<VnTagMeta, DropReason> {
+    fn check(hdr: &[u8]) -> Result<TagHeader<VnTag>, DropReason> {
         let tci = u32::from_be_bytes([hdr[2], hdr[3], hdr[4], hdr[5]]);
         if tci & vntag::VER_MASK != 0 {
             return Err(DropReason::BadVersion);
         }
         check_inner_after_extender(be16(hdr, 6))?;
-        Ok(Self::fields(hdr))
+        Ok(TagHeader::from_hdr(hdr))
     }
 
-    const FAST_MASK: [u8; 16] = [0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const FAST_MASK: [u8; 16] = [0xff, 0xff, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const FAST_EXPECT: [u8; 16] = [0x89, 0x26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     #[inline(always)]
-    fn fields(hdr: &[u8]) -> VnTagMeta {
+    fn decode(hdr: &[u8; 8]) -> VnTagMeta {
         let tci = u32::from_be_bytes([hdr[2], hdr[3], hdr[4], hdr[5]]);
         VnTagMeta {
             direction: tci & vntag::DIR_MASK != 0,
@@ -166,7 +342,7 @@ impl TagKind for VnTag {
 impl TagKind for ETag {
     const TAG_LEN: usize = etag::TAG_LEN;
     const NAME: &'static str = "etag";
-    type Meta = ETagMeta;
+    type Decoded = ETagMeta;
 
     #[inline(always)]
     fn tpid_ok(tpid: u16) -> bool {
@@ -174,18 +350,19 @@ impl TagKind for ETag {
     }
 
     #[inline(always)]
-    fn check(hdr: &[u8]) -> Result<ETagMeta, DropReason> {
+    fn check(hdr: &[u8]) -> Result<TagHeader<ETag>, DropReason> {
         if hdr[etag::field::INGRESS_ECID_EXT] | hdr[etag::field::ECID_EXT] != 0 {
             return Err(DropReason::ExtEcid);
         }
         check_inner_after_extender(be16(hdr, etag::field::ETHERTYPE.start))?;
-        Ok(Self::fields(hdr))
+        Ok(TagHeader::from_hdr(hdr))
     }
 
-    const FAST_MASK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0];
+    const FAST_MASK: [u8; 16] = [0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0];
+    const FAST_EXPECT: [u8; 16] = [0x89, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     #[inline(always)]
-    fn fields(hdr: &[u8]) -> ETagMeta {
+    fn decode(hdr: &[u8; 8]) -> ETagMeta {
         let w1 = be16(hdr, etag::field::WORD1.start);
         let w2 = be16(hdr, etag::field::WORD2.start);
         ETagMeta {
@@ -202,7 +379,7 @@ impl TagKind for ETag {
 impl TagKind for STag {
     const TAG_LEN: usize = stag::TAG_LEN;
     const NAME: &'static str = "stag";
-    type Meta = STagMeta;
+    type Decoded = STagMeta;
 
     #[inline(always)]
     fn tpid_ok(tpid: u16) -> bool {
@@ -210,18 +387,19 @@ impl TagKind for STag {
     }
 
     #[inline(always)]
-    fn check(hdr: &[u8]) -> Result<STagMeta, DropReason> {
+    fn check(hdr: &[u8]) -> Result<TagHeader<STag>, DropReason> {
         let inner = EtherType(be16(hdr, stag::field::ETHERTYPE.start));
         if inner.is_extender_tag() || inner.is_stag() {
             return Err(DropReason::Malformed);
         }
-        Ok(Self::fields(hdr))
+        Ok(TagHeader::from_hdr(hdr))
     }
 
     const FAST_MASK: [u8; 16] = [0; 16];
+    const FAST_EXPECT: [u8; 16] = [0; 16];
 
     #[inline(always)]
-    fn fields(hdr: &[u8]) -> STagMeta {
+    fn decode(hdr: &[u8; 8]) -> STagMeta {
         let tci = be16(hdr, stag::field::TCI.start);
         STagMeta {
             pcp: ((tci & stag::PCP_MASK) >> stag::PCP_SHIFT) as u8,

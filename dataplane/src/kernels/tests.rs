@@ -79,9 +79,9 @@ fn encap1<K: TagKind>(
     next[0]
 }
 
-fn decap1<K: TagKind>(k: Kernels, b: &mut TestBuf, pad: bool) -> (Disposition, K::Meta) {
+fn decap1<K: TagKind>(k: Kernels, b: &mut TestBuf, pad: bool) -> (Disposition, TagHeader<K>) {
     let mut next = [Disposition::Ok; 1];
-    let mut meta = [K::Meta::default(); 1];
+    let mut meta = [TagHeader::<K>::default(); 1];
     k.decap::<K, _>(core::slice::from_mut(b), &mut meta, &mut next, pad);
     (next[0], meta[0])
 }
@@ -104,7 +104,7 @@ fn decap_drops<K: TagKind>(b: &TestBuf, pad: bool, reason: DropReason) {
         let mut c = b.clone();
         let (d, m) = decap1::<K>(k, &mut c, pad);
         assert_eq!(d, Disposition::Drop(reason), "{k:?} {:02x?}", b.frame());
-        assert_eq!(m, K::Meta::default());
+        assert_eq!(m, TagHeader::<K>::default());
         assert_eq!(&c, b, "{k:?}: dropped packet changed");
     }
 }
@@ -289,7 +289,11 @@ fn decap_vntag() {
             looped: true,
             src: 5,
         };
-        assert_eq!(m, want);
+        assert_eq!(m.decode(), want);
+        assert_eq!(
+            (m.tpid(), m.dst(), m.src(), m.looped()),
+            (0x8926, 0x123, 5, true)
+        );
         assert_eq!(b.frame(), tagged(&[], &[0x08, 0x06, 1, 2, 3, 4]));
         assert_eq!(b.headroom(), 6);
 
@@ -300,7 +304,7 @@ fn decap_vntag() {
         );
         let mut b = TestBuf::new(&f, 0, 0);
         let (d, m) = decap1::<VnTag>(k, &mut b, false);
-        assert_eq!((d, m.src, m.direction), (Disposition::Ok, 4095, false));
+        assert_eq!((d, m.src(), m.direction()), (Disposition::Ok, 4095, false));
         // The VM's C-tag stays.
         assert_eq!(
             b.frame(),
@@ -319,8 +323,9 @@ fn decap_etag_and_stag() {
         let mut b = TestBuf::new(&f, 0, 0);
         let (d, m) = decap1::<ETag>(k, &mut b, false);
         assert_eq!(d, Disposition::Ok);
+        assert_eq!((m.ecid(), m.grp(), m.ingress_ecid_base()), (0x3234, 3, 10));
         assert_eq!(
-            m,
+            m.decode(),
             ETagMeta {
                 pcp: 5,
                 dei: true,
@@ -341,8 +346,9 @@ fn decap_etag_and_stag() {
             let mut b = TestBuf::new(&f, 0, 0);
             let (d, m) = decap1::<STag>(k, &mut b, false);
             assert_eq!(d, Disposition::Ok);
+            assert_eq!((m.tpid(), m.svid(), m.pcp()), (tpid, 10, 7));
             assert_eq!(
-                m,
+                m.decode(),
                 STagMeta {
                     pcp: 7,
                     dei: true,
