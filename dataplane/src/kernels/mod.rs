@@ -32,7 +32,9 @@
 //! | `veth[i]` outside `table` | `unknown_vif` |
 //!
 //! Then: prepend TAG_LEN, move the 12 MAC bytes to the new front, copy the
-//! tag bytes. Nothing is read that was not written first (`STYLE.md` 2). A
+//! tag bytes. `encap_uniform(pkts, tag, next)` is the same with one tag for
+//! the whole burst (a burst from one VF's port is one vEth), which saves
+//! the per-packet table lookup. Nothing is read that was not written first (`STYLE.md` 2). A
 //! chained mbuf whose first segment holds the MACs and EtherType is
 //! encapsulated like any other (the tag goes into the first segment).
 //!
@@ -54,13 +56,18 @@
 //! | with `pad`: stripped frame < 60 bytes and no tailroom (or chained) | `no_tailroom` |
 //!
 //! Then: move the 12 MAC bytes forward by TAG_LEN, `adj(TAG_LEN)`, and with
-//! `pad` append zeros up to 60 bytes. `meta[i]` gets the tag's fields
-//! ([`VnTagMeta`], [`ETagMeta`], [`STagMeta`]; the default value for a
-//! dropped packet). An inner 802.1Q C-tag stays in the frame: it is the
+//! `pad` append zeros up to 60 bytes. `meta[i]` gets the tag's header
+//! ([`TagHeader`]: the bytes from the TPID on, decoded on demand into
+//! [`VnTagMeta`], [`ETagMeta`], [`STagMeta`] or field by field; all zeros
+//! for a dropped packet). An inner 802.1Q C-tag stays in the frame: it is the
 //! VM's. The direction bit, unknown VIFs and multicast are the pipeline's
 //! business, from `meta`.
 //!
-//! A dropped packet, encap or decap, is left byte-for-byte unchanged.
+//! A dropped packet, encap or decap, is left byte-for-byte unchanged. Every
+//! kernel returns how many packets it dropped, so the worker skips the
+//! disposition scan when that is 0. Kernels do not prefetch: the first
+//! stage that reads packet data does (the forwarding engines prefetch the
+//! whole burst before the kernel).
 //!
 //! # Implementations and selection
 //! [`scalar`] is the reference, plain safe Rust. [`simd`] (x86_64) has a
@@ -79,7 +86,9 @@
 //! [`Kernels`] value then dispatches with one `match` per burst:
 //!
 //! ```no_run
-//! use vfex_dataplane::kernels::{Disposition, Kernels, TagBytes, TestBuf, VnTag, VnTagMeta};
+//! use vfex_dataplane::kernels::{
+//!     Disposition, Kernels, TagBytes, TagHeader, TestBuf, VnTag, VnTagMeta,
+//! };
 //! use vfex_dataplane::wire::VnTagRepr;
 //!
 //! let k = Kernels::detect().expect("VFEX_KERNELS");
@@ -89,9 +98,10 @@
 //! let mut pkts: Vec<TestBuf> = Vec::new();
 //! let veth = [0u16; 32];
 //! let mut next = [Disposition::Ok; 32];
-//! k.encap(&mut pkts, &veth, &table, &mut next);
-//! let mut meta = [VnTagMeta::default(); 32];
+//! let drops = k.encap(&mut pkts, &veth, &table, &mut next);
+//! let mut meta = [TagHeader::<VnTag>::default(); 32];
 //! k.decap::<VnTag, _>(&mut pkts, &mut meta, &mut next, true);
+//! let (src, all): (u16, VnTagMeta) = (meta[0].src(), meta[0].decode());
 //! ```
 
 mod buf;

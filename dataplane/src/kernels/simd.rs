@@ -6,20 +6,25 @@
 //! takes the scalar path, which finds the reason. So results are the
 //! scalar ones by construction, and `tests/kernels_equiv.rs` checks it.
 //!
+//! The fast paths read the mbuf once ([`PacketBuf::head`]: data pointer,
+//! headroom, lengths) and write it once ([`PacketBuf::move_front`]: the
+//! offset, and both lengths with one 64-bit add), because their byte
+//! stores could alias the mbuf as far as the compiler knows.
+//!
 //! - encap: one 16-byte load of the front (MACs + EtherType + 2); the
-//!   EtherType is broadcast (`pshufb`) and compared with the five tag TPIDs
-//!   at once (`pcmpeqw`); then the first 4 tag bytes go into lanes 12..16
+//!   EtherType is broadcast and compared with the five tag TPIDs at once
+//!   (`pcmpeqw`); then the first 4 tag bytes go into lanes 12..16
 //!   (`pinsrd`), one 16-byte store at the new front, and the last
 //!   `TAG_LEN - 4` tag bytes.
 //! - decap: one 16-byte load at offset 12 (TPID, TCI, inner EtherType):
-//!   VN-Tag `ver` / E-Tag ext bytes tested with one `ptest` against a mask,
-//!   inner EtherType broadcast and compared with the five tag TPIDs; then
-//!   one 16-byte load of the front, `pinsrd` of the 4 bytes that follow
-//!   the tag (unchanged), one 16-byte store at front + `TAG_LEN`.
+//!   TPID and VN-Tag `ver` / E-Tag ext bits checked under one mask, the
+//!   inner EtherType against the five tag TPIDs, one `ptest` for all;
+//!   the tag header goes to `meta` with one 8-byte store; the 12 MAC bytes
+//!   move with an 8- and a 4-byte load and store.
 //!
-//! Packets go in groups of 4 with the next group prefetched
-//! ([`PacketBuf::prefetch`]), then a tail. Every function here is `unsafe`
-//! only because of its target feature: [`super::Kernels`] calls them after
+//! Packets go in unrolled groups of 4 (fast paths first, then the scalar
+//! path for the ones that need it), then a tail. Every function here is
+//! `unsafe` only because of its target feature: [`super::Kernels`] calls them after
 //! checking the CPU once.
 
 use core::arch::x86_64::{
