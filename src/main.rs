@@ -4,6 +4,7 @@
 
 mod options;
 mod run;
+mod telemetry;
 
 use std::process::ExitCode;
 

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vfex_control::eal::{EalPlan, HugepageInfo, remove_runtime_dir, runtime_dir};
+use vfex_control::eal::{
+    EalPlan, HugepageInfo, remove_hugepage_files, remove_runtime_dir, runtime_dir,
+};
 use vfex_dataplane::dpdk::{
     self, Burst, DEFAULT_DATA_ROOM, Eal, Mempool, Port, PortConfig, QueueId,
 };
@@ -47,10 +49,21 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
             anyhow!(e).context("EAL could not start with these options (see EAL's message above)"),
         )
     })?;
+    if plan.multi_process
+        && let Err(e) = eal.enable_capture()
+    {
+        eprintln!("vfex: warning: dpdk-dumpcap cannot attach: {e}");
+    }
     let result = forward(&eal, &plan, opts, &stop);
+    crate::telemetry::unregister();
     drop(eal); // rte_eal_cleanup
     if let Err(e) = remove_runtime_dir(&runtime_dir(&plan.file_prefix)) {
         eprintln!("vfex: warning: could not remove the runtime directory: {e}");
+    }
+    if plan.multi_process
+        && let Err(e) = remove_hugepage_files(&plan.file_prefix)
+    {
+        eprintln!("vfex: warning: could not remove the hugepage files: {e}");
     }
     result
 }
@@ -158,9 +171,21 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     if opts.tx_first {
         tx_first(&pool, &ports)?;
     }
-    let counters: Vec<WorkerCounters> = (0..nworkers)
-        .map(|_| WorkerCounters::new(ports.len()))
-        .collect();
+    let counters: Arc<Vec<WorkerCounters>> = Arc::new(
+        (0..nworkers)
+            .map(|_| WorkerCounters::new(ports.len()))
+            .collect(),
+    );
+    crate::telemetry::register(
+        eal,
+        crate::telemetry::Info {
+            mode: opts.forward_mode.to_string(),
+            ports: ports.iter().map(|p| p.name().to_string()).collect(),
+            workers: lcores.iter().map(|l| l.0).collect(),
+            hugepages: plan.hugepages,
+        },
+        Arc::clone(&counters),
+    )?;
     let start = Instant::now();
     let monitor = Monitor {
         ports: &ports,

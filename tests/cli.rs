@@ -365,3 +365,152 @@ fn tag_encap_modes_put_what_wireshark_expects_on_the_wire() {
         std::fs::remove_dir_all(dir2).ok();
     }
 }
+
+/// Starts vfex on the embedded default with `eal_args` for `secs`, waits
+/// until its telemetry socket exists, runs `probe`, then waits for vfex.
+fn with_running_vfex<T>(
+    tag: &str,
+    eal_args: Vec<String>,
+    secs: &str,
+    probe: impl FnOnce() -> T,
+) -> (T, Output) {
+    let mut a = eal_args;
+    a.extend(["--", "--duration", secs].map(String::from));
+    let child = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sock = Path::new("/var/run/dpdk")
+        .join(prefix(tag))
+        .join("dpdk_telemetry.v2");
+    let t0 = Instant::now();
+    while !sock.exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let forwarding start.
+    std::thread::sleep(Duration::from_millis(700));
+    let r = probe();
+    let o = child.wait_with_output().unwrap();
+    (r, o)
+}
+
+/// The value after `"key": ` in dpdk-telemetry.py's JSON line.
+fn json_u64(line: &str, key: &str) -> u64 {
+    let at = line
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("{key} in {line}"));
+    line[at + key.len() + 4..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn telemetry_answers_vfex_commands() {
+    let tag = "telemetry";
+    let (out, o) = with_running_vfex(tag, eal(tag), "3", || {
+        let mut c = Command::new("dpdk-telemetry.py")
+            .args(["-f", &prefix(tag)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dpdk-telemetry.py (package dpdk, installed by scripts/setup.sh)");
+        use std::io::Write as _;
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(
+                b"/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n",
+            )
+            .unwrap();
+        String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
+    });
+    assert!(o.status.success(), "{:?}", text(&o));
+    let line = |cmd: &str, n: usize| {
+        out.lines()
+            .filter(|l| l.starts_with(&format!("{{\"{cmd}\"")))
+            .nth(n)
+            .unwrap_or_else(|| panic!("{cmd} #{n} in {out}"))
+            .to_string()
+    };
+    let info = line("/vfex/info", 0);
+    assert!(info.contains(r#""forward_mode": "io""#), "{info}");
+    assert!(
+        info.contains(r#""ports": ["net_null0", "net_null1"]"#),
+        "{info}"
+    );
+    assert!(info.contains(r#""workers": [1]"#), "{info}");
+    assert!(info.contains(r#""hugepages": 0"#), "{info}");
+    let stats = line("/vfex/stats", 0);
+    assert!(json_u64(&stats, "rx") > 0, "{stats}");
+    assert_eq!(json_u64(&stats, "drops"), 0, "{stats}");
+    let p1 = line("/vfex/port_stats", 0);
+    assert_eq!(json_u64(&p1, "port"), 1);
+    assert!(json_u64(&p1, "rx") > 0, "{p1}");
+    assert!(line("/vfex/port_stats", 1).contains("give a port index 0..1"));
+    let drops = line("/vfex/drops", 0);
+    assert_eq!(json_u64(&drops, "tag_injection"), 0, "{drops}");
+    assert_eq!(json_u64(&drops, "tx_full"), 0, "{drops}");
+    assert_cleaned_up(tag);
+}
+
+#[test]
+fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
+    let free_mb = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("HugePages_Free:")
+                .map(|v| v.trim().parse::<u64>().unwrap_or(0))
+        })
+        .unwrap_or(0)
+        * 2;
+    if free_mb < 600 {
+        println!("skipped: capture needs hugepages ({free_mb} MB free; run scripts/setup.sh)");
+        return;
+    }
+    let tag = "dumpcap";
+    let dir = tempdir(tag);
+    let file = dir.join("cap.pcapng");
+    let a: Vec<String> = ["-l", "0,1", "--file-prefix", &prefix(tag)]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (cap, o) = with_running_vfex(tag, a, "4", || {
+        Command::new("dpdk-dumpcap")
+            .args([
+                &format!("--file-prefix={}", prefix(tag)),
+                "-i",
+                "0",
+                "-c",
+                "16",
+                "-q",
+                "-w",
+            ])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .expect("dpdk-dumpcap (package dpdk)")
+    });
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(cap.status.success(), "dumpcap: {:?}", text(&cap));
+    let n = tshark_fields(&file, &["frame.len"]).lines().count();
+    assert!(n >= 16, "captured {n} frames");
+    assert_cleaned_up(tag);
+    let leftovers: Vec<_> = std::fs::read_dir("/dev/hugepages")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().starts_with(&prefix(tag)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "hugepage files left: {leftovers:?}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,9 +1,10 @@
 //! EAL argument planning: vfex's defaults on top of what the user gave.
 //!
 //! - Memory: if the user chose none (`--no-huge`, `-m`, `--socket-mem`,
-//!   `--in-memory`, `--huge-dir`, ...), use hugepages with `--in-memory` when
-//!   enough are free, otherwise fall back to `--no-huge -m <MB>` and say so in
-//!   one warning line.
+//!   `--in-memory`, `--huge-dir`, ...), use hugepages when enough are free
+//!   (with shared config, so that `dpdk-dumpcap` can attach; the hugepage
+//!   files are removed at exit), otherwise fall back to `--no-huge -m <MB>`
+//!   and say so in one warning line.
 //! - PCI: `--no-pci` when the user named no device (the embedded default
 //!   runs on virtual devices).
 //! - File prefix: `vfex` unless the user gave `--file-prefix`, so that the
@@ -80,6 +81,10 @@ pub struct EalPlan {
     pub file_prefix: String,
     /// Whether the user named any device (`-a`, `--vdev`, ...).
     pub devices_given: bool,
+    /// Whether secondary processes (`dpdk-dumpcap`, `dpdk-proc-info`) can
+    /// attach: hugepages with shared config (no `--in-memory`, no
+    /// `--no-shconf`).
+    pub multi_process: bool,
 }
 
 const MEMORY_OPTS: &[&str] = &[
@@ -125,7 +130,10 @@ impl EalPlan {
         if has_opt(user, MEMORY_OPTS) {
             hugepages = !has_opt(user, &["--no-huge"]);
         } else if huge.usable() {
-            args.push("--in-memory".into());
+            // Not --in-memory: that would shut out dpdk-dumpcap and the
+            // other secondary processes. The hugepage files are removed at
+            // exit (remove_hugepage_files), and after a crash the next
+            // start with the same prefix reclaims them.
             hugepages = true;
         } else {
             args.extend(["--no-huge".into(), "-m".into(), NO_HUGE_MB.to_string()]);
@@ -153,14 +161,40 @@ impl EalPlan {
                 DEFAULT_PREFIX.into()
             }
         };
+        let multi_process = hugepages && !has_opt(&args, &["--in-memory", "--no-shconf"]);
         EalPlan {
             devices_given,
+            multi_process,
             args,
             hugepages,
             warning,
             file_prefix,
         }
     }
+}
+
+/// Removes the hugepage files EAL left for `prefix` in every hugetlbfs
+/// mount (`<prefix>map_<n>`), after `rte_eal_cleanup`; returns how many.
+/// Without `--in-memory` EAL keeps them for secondary processes.
+pub fn remove_hugepage_files(prefix: &str) -> std::io::Result<usize> {
+    let mounts = std::fs::read_to_string("/proc/mounts")?;
+    let stem = format!("{prefix}map_");
+    let mut n = 0;
+    for dir in mounts.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "hugetlbfs").then(|| PathBuf::from(f[1]))
+    }) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&stem) {
+                std::fs::remove_file(e.path())?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The runtime directory EAL uses for `prefix` (as root: /var/run/dpdk/PREFIX).
@@ -241,30 +275,26 @@ mod tests {
                 "vfex"
             ])
         );
-        assert!(!p.hugepages);
+        assert!(!p.hugepages && !p.multi_process);
         assert!(p.warning.unwrap().contains("--no-huge"));
         assert!(!p.devices_given);
     }
 
     #[test]
-    fn uses_hugepages_in_memory_when_free() {
+    fn uses_hugepages_with_shared_config_when_free() {
         let h = HugepageInfo {
             free_pages: 1024,
             page_kb: 2048,
             mounted: true,
         };
         let p = EalPlan::new(&s(&["--vdev", "net_null0"]), h);
-        assert_eq!(
-            p.args,
-            s(&[
-                "--vdev",
-                "net_null0",
-                "--in-memory",
-                "--file-prefix",
-                "vfex"
-            ])
-        );
+        assert_eq!(p.args, s(&["--vdev", "net_null0", "--file-prefix", "vfex"]));
         assert!(p.hugepages && p.warning.is_none() && p.devices_given);
+        // Secondary processes (dpdk-dumpcap) can attach ...
+        assert!(p.multi_process);
+        // ... unless the user asks for --in-memory.
+        let p = EalPlan::new(&s(&["--in-memory"]), h);
+        assert!(p.hugepages && !p.multi_process);
     }
 
     #[test]

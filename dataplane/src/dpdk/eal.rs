@@ -17,6 +17,8 @@ static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 pub struct Eal {
     /// How many arguments EAL consumed (as `rte_eal_init` returns).
     consumed: usize,
+    /// Whether `rte_pdump_init` succeeded (undone before clean-up).
+    pdump: std::sync::atomic::AtomicBool,
 }
 
 impl Eal {
@@ -72,6 +74,7 @@ impl Eal {
         }
         STATE.store(UP, Ordering::Release);
         Ok(Eal {
+            pdump: Default::default(),
             consumed: ret as usize,
         })
     }
@@ -160,8 +163,34 @@ impl Eal {
     }
 }
 
+impl Eal {
+    /// Lets `dpdk-dumpcap` (and `dpdk-pdump`) capture any port of this
+    /// process (`rte_pdump_init`). Needs multi-process: it fails when EAL
+    /// runs `--in-memory`, `--no-shconf` or `--no-huge` (secondaries cannot
+    /// attach), with an error that says so.
+    pub fn enable_capture(&self) -> Result<()> {
+        if self.pdump.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // SAFETY: EAL is initialised (this token exists).
+        let ret = unsafe { dpdk_sys::rte_pdump_init() };
+        if ret < 0 {
+            return Err(super::errno_error(
+                "rte_pdump_init (capture needs hugepages without --in-memory/--no-shconf)".into(),
+            ));
+        }
+        self.pdump.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
 impl Drop for Eal {
     fn drop(&mut self) {
+        if *self.pdump.get_mut() {
+            // SAFETY: pdump was initialised by this token and no port is
+            // alive any more.
+            unsafe { dpdk_sys::rte_pdump_uninit() };
+        }
         // SAFETY: every pool, port and lcore scope borrows this token, so none
         // is alive any more; EAL was initialised by this token.
         unsafe { dpdk_sys::rte_eal_cleanup() };

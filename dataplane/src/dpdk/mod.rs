@@ -22,6 +22,7 @@ mod mbuf;
 mod mempool;
 mod port;
 mod ring;
+pub mod telemetry;
 
 pub use burst::Burst;
 pub use eal::Eal;
