@@ -212,6 +212,7 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
     let isas: Vec<Option<Isa>> = Isa::supported().map(Some).chain([None]).collect();
     let mut enc = vec![Vec::new(); isas.len()];
     let mut dec = vec![Vec::new(); isas.len()];
+    let mut uni = vec![Vec::new(); isas.len()];
     let mut plain_sets = vec![plain; SETS];
     let mut tagged_sets = vec![tagged; SETS];
     let mut next = [Disposition::Ok; BURST];
@@ -227,6 +228,13 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
                 }
                 reset_encap(black_box(pkts));
             }));
+            uni[i].push(time_round(|it| {
+                let pkts = &mut plain_sets[it % SETS];
+                if let Some(k) = k {
+                    k.encap_uniform(black_box(&mut pkts[..]), &table[0], &mut next);
+                }
+                reset_encap(black_box(pkts));
+            }));
             dec[i].push(time_round(|it| {
                 let pkts = &mut tagged_sets[it % SETS];
                 if let Some(k) = k {
@@ -238,14 +246,18 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
     }
     let last = isas.len() - 1;
     let (enc_reset, dec_reset) = (min(&enc[last]), min(&dec[last]));
+    let uni_reset = min(&uni[last]);
     let (enc_scalar, dec_scalar) = (min(&enc[0]) - enc_reset, min(&dec[0]) - dec_reset);
+    let uni_scalar = min(&uni[0]) - uni_reset;
     for (i, isa) in isas[..last].iter().enumerate() {
         let (e, d) = (min(&enc[i]) - enc_reset, min(&dec[i]) - dec_reset);
+        let u = min(&uni[i]) - uni_reset;
         println!(
-            "{:6} {:7} encap {e:5.2} ns/pkt (x{:.2})   decap {d:5.2} ns/pkt (x{:.2})",
+            "{:6} {:7} encap {e:5.2} ns/pkt (x{:.2})   encap_uniform {u:5.2} ns/pkt (x{:.2})   decap {d:5.2} ns/pkt (x{:.2})",
             K::NAME,
             isa.expect("an ISA").name(),
             enc_scalar / e,
+            uni_scalar / u,
             dec_scalar / d
         );
     }
