@@ -4,6 +4,8 @@
 
 mod options;
 mod run;
+#[allow(dead_code)] // wired to the control thread in run.rs next
+mod shell;
 mod telemetry;
 
 use std::process::ExitCode;
