@@ -534,7 +534,7 @@ pub struct PfChange {
 
 /// Brings one PF to `num_vfs` VFs, sets autoprobe, binds every VF to
 /// `driver` and checks the IOMMU groups. On any failure, undoes what it did
-/// (drivers, then the VF count, then autoprobe) and returns the first error.
+/// (drivers, then autoprobe, then the VF count) and returns the first error.
 /// Returns the VFs' addresses and what changed (for [`undo_pf`]).
 pub fn apply_pf(
     s: &dyn Sysfs,
@@ -561,10 +561,10 @@ pub fn apply_pf(
         set_num_vfs(s, pf, num_vfs, wait)?;
         let vfs = list_vfs(s, pf)?;
         if let Some(d) = driver {
-            for (_, addr) in &vfs {
+            for (id, addr) in &vfs {
                 let old = driver_of(s, addr.as_str());
                 if old.as_deref() != Some(d) {
-                    bind(s, addr, d)?;
+                    bind(s, addr, d).map_err(|e| name_vf(e, id, addr))?;
                     change.rebound.push((addr.clone(), old));
                 }
             }
@@ -585,18 +585,27 @@ pub fn apply_pf(
     }
 }
 
+/// Names a VF by its key as well as its address in an I/O error.
+fn name_vf(e: SriovError, id: &VfId, addr: &PciAddr) -> SriovError {
+    match e {
+        SriovError::Io { dev, what, source } if dev == addr.as_str() => SriovError::Io { dev: format!("{id} ({addr})"), what, source },
+        other => other,
+    }
+}
+
 /// Best-effort undo of a [`PfChange`] (errors while undoing are ignored: the
 /// first error is the one reported).
 pub fn undo_pf(s: &dyn Sysfs, pf: &PciAddr, change: &PfChange, wait: Duration) {
     for (addr, old) in change.rebound.iter().rev() {
         let _ = restore_driver(s, addr, old.as_deref());
     }
+    // Autoprobe before the count, so re-created VFs are probed as before.
+    if let Some(old) = change.old_autoprobe {
+        let _ = set_autoprobe(s, pf, old);
+    }
     if let Ok(info) = pf_info(s, pf) {
         if info.num_vfs != change.old_num_vfs {
             let _ = set_num_vfs(s, pf, change.old_num_vfs, wait);
         }
-    }
-    if let Some(old) = change.old_autoprobe {
-        let _ = set_autoprobe(s, pf, old);
     }
 }
