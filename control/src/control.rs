@@ -583,6 +583,12 @@ where
     if worker_cores.contains(&housekeeping_core) {
         return Err(ControlError::WorkerCore(housekeeping_core));
     }
+    // Only ask for a core the process may run on (an out-of-range id would
+    // make the affinity call abort).
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
+    if !allowed.iter().any(|c| c.id == housekeeping_core) {
+        return Err(ControlError::Pin(housekeeping_core));
+    }
     let (tx, rx) = crossbeam_channel::unbounded::<Request>();
     let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), ControlError>>(1);
     let thread = std::thread::Builder::new()

@@ -588,7 +588,11 @@ pub fn apply_pf(
 /// Names a VF by its key as well as its address in an I/O error.
 fn name_vf(e: SriovError, id: &VfId, addr: &PciAddr) -> SriovError {
     match e {
-        SriovError::Io { dev, what, source } if dev == addr.as_str() => SriovError::Io { dev: format!("{id} ({addr})"), what, source },
+        SriovError::Io { dev, what, source } if dev == addr.as_str() => SriovError::Io {
+            dev: format!("{id} ({addr})"),
+            what,
+            source,
+        },
         other => other,
     }
 }

@@ -26,10 +26,16 @@ fn every_example_loads() {
 
 #[test]
 fn saved_config_reads_back_equal() {
-    for name in ["port-extender.toml", "port-extender-etag.toml", "vepa-station.toml", "controlling-bridge.toml"] {
+    for name in [
+        "port-extender.toml",
+        "port-extender-etag.toml",
+        "vepa-station.toml",
+        "controlling-bridge.toml",
+    ] {
         let c = example(name);
         let text = c.to_toml();
-        let back = config::parse("saved", &text).unwrap_or_else(|e| panic!("{name} saved:\n{text}\n{e}"));
+        let back =
+            config::parse("saved", &text).unwrap_or_else(|e| panic!("{name} saved:\n{text}\n{e}"));
         assert_eq!(back, c, "{name}");
     }
 }
@@ -54,17 +60,27 @@ fn profiles_are_inherited_and_overridden() {
     assert_eq!(web1.tag, TagId::Vif(101));
     assert_eq!(web1.upstream_tag, [0x89, 0x26, 0, 0, 0, 101]);
     let db1 = t.veth("db1").unwrap();
-    assert_eq!(db1.rules.anti_spoof.as_ref().unwrap().allowed_macs, ["02:00:00:00:02:01".parse::<Mac>().unwrap()]);
+    assert_eq!(
+        db1.rules.anti_spoof.as_ref().unwrap().allowed_macs,
+        ["02:00:00:00:02:01".parse::<Mac>().unwrap()]
+    );
     assert!(db1.rules.admin_up, "default admin state is up");
     let vm1 = &t.ports[t.port_index("vm1").unwrap()];
-    assert_eq!(vm1.devargs, "0000:3c:00.0", "a VF port opens the VF's PCI address");
+    assert_eq!(
+        vm1.devargs, "0000:3c:00.0",
+        "a VF port opens the VF's PCI address"
+    );
     let vm3 = &t.ports[t.port_index("vm3").unwrap()];
     assert_eq!(vm3.devargs, "0000:3b:00.0,representor=vf[2]");
     let list = &t.vif_lists[0];
     assert_eq!(list.members.len(), 2);
     // Without the VFs, a VF port cannot be compiled.
     let e = compile(&c, &VfMap::new()).unwrap_err();
-    assert!(e.to_string().contains("VF 0 of PF 0000:3b:00.0 does not exist"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("VF 0 of PF 0000:3b:00.0 does not exist"),
+        "{e}"
+    );
 }
 
 /// A small valid configuration; each bad case below edits one thing.
@@ -166,10 +182,15 @@ fn bad_configs_report_position_and_expectation() {
         let text = format!("{BASE}{extra}");
         let errs = errors(&text);
         let hit = errs.0.iter().find(|e| e.msg.contains(msg));
-        let Some(e) = hit else { panic!("{what}: no error containing {msg:?}; got:\n{errs}") };
+        let Some(e) = hit else {
+            panic!("{what}: no error containing {msg:?}; got:\n{errs}")
+        };
         assert_eq!((e.line, e.col), (line, col), "{what}: position of {e}");
         assert_eq!(e.file, "t.toml");
-        assert!(e.to_string().starts_with(&format!("t.toml:{line}:{col}: ")), "{what}: {e}");
+        assert!(
+            e.to_string().starts_with(&format!("t.toml:{line}:{col}: ")),
+            "{what}: {e}"
+        );
     }
 }
 
@@ -178,11 +199,28 @@ fn role_and_encap_checks() {
     let e = errors(&BASE.replace("encap = \"vntag\"", "encap = \"stag\""));
     assert!(e.0.iter().any(|e| e.line == 2 && e.msg.contains("encap \"stag\" does not fit role \"port-extender\": expected \"vntag\" or \"etag\"")), "{e}");
     let e = errors(&BASE.replace("role = \"port-extender\"", "role = \"hub\""));
-    assert!(e.0.iter().any(|e| (e.line, e.col) == (1, 8) && e.msg.contains("expected one of \"port-extender\", \"vepa-station\", \"controlling-bridge\"")), "{e}");
-    let e = errors(&format!("{BASE}[ports.up2]\nkind = \"uplink\"\ndevargs = \"u2\"\n"));
-    assert!(e.0.iter().any(|e| e.msg.contains("role \"port-extender\" needs exactly one uplink port; found 2: up, up2")), "{e}");
+    assert!(
+        e.0.iter().any(|e| (e.line, e.col) == (1, 8)
+            && e.msg.contains(
+                "expected one of \"port-extender\", \"vepa-station\", \"controlling-bridge\""
+            )),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{BASE}[ports.up2]\nkind = \"uplink\"\ndevargs = \"u2\"\n"
+    ));
+    assert!(
+        e.0.iter().any(|e| e
+            .msg
+            .contains("role \"port-extender\" needs exactly one uplink port; found 2: up, up2")),
+        "{e}"
+    );
     let e = errors("encap = \"vntag\"\n");
-    assert!(e.0.iter().any(|e| e.msg.contains("the top level is missing `role`")), "{e}");
+    assert!(
+        e.0.iter()
+            .any(|e| e.msg.contains("the top level is missing `role`")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -208,19 +246,42 @@ vif = 7
     let e = errors(cb);
     assert_eq!(e.0.len(), 1, "{e}");
     assert_eq!((e.0[0].line, e.0[0].col), (17, 7));
-    assert!(e.0[0].msg.contains("duplicate VIF 7 on port `e1`: already used by vEth `a` (line 11)"), "{e}");
+    assert!(
+        e.0[0]
+            .msg
+            .contains("duplicate VIF 7 on port `e1`: already used by vEth `a` (line 11)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn etag_ranges() {
-    let base = BASE.replace("encap = \"vntag\"", "encap = \"etag\"").replace("vif = 1", "ecid = 1");
+    let base = BASE
+        .replace("encap = \"vntag\"", "encap = \"etag\"")
+        .replace("vif = 1", "ecid = 1");
     config::parse("t.toml", &base).unwrap();
     let e = errors(&format!("{base}[veths.b]\nport = \"vm2\"\necid = 0x1001\n"));
-    assert!(e.0.iter().any(|e| e.msg.contains("E-CID 0x1001 is a multicast channel")), "{e}");
+    assert!(
+        e.0.iter()
+            .any(|e| e.msg.contains("E-CID 0x1001 is a multicast channel")),
+        "{e}"
+    );
     let e = errors(&format!("{base}[veths.b]\nport = \"vm2\"\necid = 0x4000\n"));
-    assert!(e.0.iter().any(|e| e.msg.contains("E-CID 16384 is out of range: expected 1..=4095")), "{e}");
-    let e = errors(&format!("{base}[vif_lists.x]\nid = 0x0fff\nmembers = [\"a\"]\n"));
-    assert!(e.0.iter().any(|e| e.msg.contains("multicast E-CID (GRP 1..3) 4095 is out of range: expected 4096..=16383")), "{e}");
+    assert!(
+        e.0.iter().any(|e| e
+            .msg
+            .contains("E-CID 16384 is out of range: expected 1..=4095")),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{base}[vif_lists.x]\nid = 0x0fff\nmembers = [\"a\"]\n"
+    ));
+    assert!(
+        e.0.iter().any(|e| e
+            .msg
+            .contains("multicast E-CID (GRP 1..3) 4095 is out of range: expected 4096..=16383")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -229,8 +290,18 @@ fn every_error_is_reported_not_just_the_first() {
         "{BASE}[veths.b]\nport = \"vm2\"\nvif = 99999\nprofile = \"nope\"\nmac = \"zz\"\npcp = 12\n[vif_lists.x]\nid = 0\nmembers = [\"ghost\"]\n"
     );
     let e = errors(&text);
-    for part in ["VIF", "unknown profile", "not a MAC", "PCP 12", "VIF-list id", "ghost"] {
-        assert!(e.0.iter().any(|x| x.msg.contains(part)), "missing {part:?} in:\n{e}");
+    for part in [
+        "VIF",
+        "unknown profile",
+        "not a MAC",
+        "PCP 12",
+        "VIF-list id",
+        "ghost",
+    ] {
+        assert!(
+            e.0.iter().any(|x| x.msg.contains(part)),
+            "missing {part:?} in:\n{e}"
+        );
     }
     assert!(e.0.len() >= 6, "{e}");
     // In file order.
@@ -238,7 +309,10 @@ fn every_error_is_reported_not_just_the_first() {
     let mut sorted = pos.clone();
     sorted.sort();
     assert_eq!(pos, sorted);
-    assert!(e.to_string().starts_with(&format!("{} errors in the configuration:\n", e.0.len())));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{} errors in the configuration:\n", e.0.len()))
+    );
 }
 
 #[test]

@@ -21,11 +21,18 @@ fn kernel() -> FakeKernel {
 }
 
 fn numvfs(k: &FakeKernel) -> String {
-    k.read(&format!("bus/pci/devices/{PF}/sriov_numvfs")).unwrap().trim().to_string()
+    k.read(&format!("bus/pci/devices/{PF}/sriov_numvfs"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn numvfs_writes(k: &FakeKernel) -> Vec<String> {
-    k.writes().into_iter().filter(|(p, _)| p.ends_with("sriov_numvfs")).map(|(_, v)| v).collect()
+    k.writes()
+        .into_iter()
+        .filter(|(p, _)| p.ends_with("sriov_numvfs"))
+        .map(|(_, v)| v)
+        .collect()
 }
 
 #[test]
@@ -39,7 +46,10 @@ fn lists_pfs_with_total_vfs() {
     assert_eq!(pfs[0].netdev.as_deref(), Some("enp59s0f0"));
     assert_eq!(sriov::pf_ifindex(&k, &pf()).unwrap(), 7);
     let not_pf: PciAddr = "0000:3b:00.1".parse().unwrap();
-    assert!(matches!(sriov::pf_info(&k, &not_pf), Err(SriovError::NotPf(_))));
+    assert!(matches!(
+        sriov::pf_info(&k, &not_pf),
+        Err(SriovError::NotPf(_))
+    ));
 }
 
 #[test]
@@ -49,12 +59,25 @@ fn creates_vfs_keyed_by_pf_and_index() {
     let vfs = sriov::list_vfs(&k, &pf()).unwrap();
     assert_eq!(vfs.len(), 4);
     for (i, (id, addr)) in vfs.iter().enumerate() {
-        assert_eq!(*id, VfId { pf: pf(), index: i as u16 });
+        assert_eq!(
+            *id,
+            VfId {
+                pf: pf(),
+                index: i as u16
+            }
+        );
         assert_eq!(addr.as_str(), FakeKernel::vf_addr(PF, i as u16));
-        assert_eq!(sriov::driver_of(&k, addr.as_str()).as_deref(), Some("iavf"), "autoprobe is on by default");
+        assert_eq!(
+            sriov::driver_of(&k, addr.as_str()).as_deref(),
+            Some("iavf"),
+            "autoprobe is on by default"
+        );
     }
     let e = sriov::vf_addr(&k, &VfId { pf: pf(), index: 4 }).unwrap_err();
-    assert_eq!(e.to_string(), "PF 0000:3b:00.0 VF 4 does not exist (no virtfn link)");
+    assert_eq!(
+        e.to_string(),
+        "PF 0000:3b:00.0 VF 4 does not exist (no virtfn link)"
+    );
 }
 
 #[test]
@@ -64,7 +87,10 @@ fn changing_the_count_goes_through_zero() {
     sriov::set_num_vfs(&k, &pf(), 2, WAIT).unwrap();
     assert_eq!(numvfs_writes(&k), ["4", "0", "2"]);
     assert_eq!(sriov::list_vfs(&k, &pf()).unwrap().len(), 2);
-    assert!(!k.exists(&format!("bus/pci/devices/{PF}/virtfn2")), "old VFs are gone");
+    assert!(
+        !k.exists(&format!("bus/pci/devices/{PF}/virtfn2")),
+        "old VFs are gone"
+    );
     // Same count: nothing written.
     sriov::set_num_vfs(&k, &pf(), 2, WAIT).unwrap();
     assert_eq!(numvfs_writes(&k).len(), 3);
@@ -76,12 +102,18 @@ fn changing_the_count_goes_through_zero() {
 fn fake_kernel_enforces_ebusy_and_erange() {
     let k = kernel();
     let path = format!("bus/pci/devices/{PF}/sriov_numvfs");
-    assert_eq!(k.write(&path, "9").unwrap_err().raw_os_error(), Some(ERANGE));
+    assert_eq!(
+        k.write(&path, "9").unwrap_err().raw_os_error(),
+        Some(ERANGE)
+    );
     k.write(&path, "3").unwrap();
     assert_eq!(k.write(&path, "5").unwrap_err().raw_os_error(), Some(EBUSY));
     // And the library never asks for more than sriov_totalvfs.
     let e = sriov::set_num_vfs(&k, &pf(), 9, WAIT).unwrap_err();
-    assert_eq!(e.to_string(), "0000:3b:00.0: cannot enable 9 VFs: the PF supports at most 8 (sriov_totalvfs)");
+    assert_eq!(
+        e.to_string(),
+        "0000:3b:00.0: cannot enable 9 VFs: the PF supports at most 8 (sriov_totalvfs)"
+    );
 }
 
 #[test]
@@ -89,9 +121,27 @@ fn fewer_vfs_than_asked_is_an_error_found_by_reading_back() {
     let k = kernel();
     k.limit_vfs(PF, 3);
     let e = sriov::set_num_vfs(&k, &pf(), 6, WAIT).unwrap_err();
-    assert!(matches!(e, SriovError::Fewer { asked: 6, got: 3, .. }), "{e}");
-    assert!(e.to_string().contains("asked for 6 VFs but the kernel enabled 3"), "{e}");
-    assert_eq!(numvfs(&k), "3", "set_num_vfs leaves what the kernel enabled");
+    assert!(
+        matches!(
+            e,
+            SriovError::Fewer {
+                asked: 6,
+                got: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("asked for 6 VFs but the kernel enabled 3"),
+        "{e}"
+    );
+    assert_eq!(
+        numvfs(&k),
+        "3",
+        "set_num_vfs leaves what the kernel enabled"
+    );
     // apply_pf restores the previous count.
     sriov::set_num_vfs(&k, &pf(), 0, WAIT).unwrap();
     let e = sriov::apply_pf(&k, &pf(), 6, None, None, WAIT).unwrap_err();
@@ -110,18 +160,41 @@ fn waits_for_vfs_that_appear_late_with_a_timeout() {
     sriov::set_num_vfs(&k, &pf(), 0, WAIT).unwrap();
     k.set_vf_delay(Duration::from_secs(60));
     let e = sriov::set_num_vfs(&k, &pf(), 2, Duration::from_millis(20)).unwrap_err();
-    assert!(matches!(e, SriovError::Timeout { index: 0, num: 2, .. }), "{e}");
-    assert!(e.to_string().starts_with("0000:3b:00.0: virtfn0 did not appear within"), "{e}");
+    assert!(
+        matches!(
+            e,
+            SriovError::Timeout {
+                index: 0,
+                num: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("0000:3b:00.0: virtfn0 did not appear within"),
+        "{e}"
+    );
 }
 
 #[test]
 fn autoprobe_is_set_and_read_back() {
     let k = kernel();
     sriov::set_autoprobe(&k, &pf(), false).unwrap();
-    assert_eq!(k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe")).unwrap().trim(), "0");
+    assert_eq!(
+        k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
     sriov::set_num_vfs(&k, &pf(), 2, WAIT).unwrap();
     let vf = sriov::vf_addr(&k, &VfId { pf: pf(), index: 0 }).unwrap();
-    assert_eq!(sriov::driver_of(&k, vf.as_str()), None, "no driver without autoprobe");
+    assert_eq!(
+        sriov::driver_of(&k, vf.as_str()),
+        None,
+        "no driver without autoprobe"
+    );
 }
 
 #[test]
@@ -130,13 +203,23 @@ fn binds_a_vf_to_vfio_through_driver_override() {
     sriov::set_num_vfs(&k, &pf(), 2, WAIT).unwrap();
     let vf = sriov::vf_addr(&k, &VfId { pf: pf(), index: 1 }).unwrap();
     sriov::bind(&k, &vf, "vfio-pci").unwrap();
-    assert_eq!(sriov::driver_of(&k, vf.as_str()).as_deref(), Some("vfio-pci"));
-    let w: Vec<(String, String)> = k.writes().into_iter().filter(|(p, _)| !p.ends_with("sriov_numvfs")).collect();
+    assert_eq!(
+        sriov::driver_of(&k, vf.as_str()).as_deref(),
+        Some("vfio-pci")
+    );
+    let w: Vec<(String, String)> = k
+        .writes()
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("sriov_numvfs"))
+        .collect();
     let d = vf.as_str();
     assert_eq!(
         w,
         [
-            (format!("bus/pci/devices/{d}/driver_override"), "vfio-pci".into()),
+            (
+                format!("bus/pci/devices/{d}/driver_override"),
+                "vfio-pci".into()
+            ),
             ("bus/pci/drivers/iavf/unbind".into(), d.into()),
             ("bus/pci/drivers/vfio-pci/bind".into(), d.into()),
         ]
@@ -144,7 +227,8 @@ fn binds_a_vf_to_vfio_through_driver_override() {
     sriov::check_iommu_group(&k, &vf).unwrap();
     // The fake's bind obeys driver_override.
     sriov::restore_driver(&k, &vf, None).unwrap();
-    k.write(&format!("bus/pci/devices/{d}/driver_override"), "iavf").unwrap();
+    k.write(&format!("bus/pci/devices/{d}/driver_override"), "iavf")
+        .unwrap();
     let e = k.write("bus/pci/drivers/vfio-pci/bind", d).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(19));
 }
@@ -155,7 +239,10 @@ fn missing_vfio_driver_is_a_clear_error() {
     std::fs::remove_dir_all(k.root().join("bus/pci/drivers/vfio-pci")).unwrap();
     sriov::set_num_vfs(&k, &pf(), 1, WAIT).unwrap();
     let e = sriov::apply_pf(&k, &pf(), 1, None, Some("vfio-pci"), WAIT).unwrap_err();
-    assert_eq!(e.to_string(), "driver vfio-pci is not loaded (no /sys/bus/pci/drivers/vfio-pci); run `modprobe vfio-pci`");
+    assert_eq!(
+        e.to_string(),
+        "driver vfio-pci is not loaded (no /sys/bus/pci/drivers/vfio-pci); run `modprobe vfio-pci`"
+    );
 }
 
 #[test]
@@ -167,10 +254,20 @@ fn non_viable_iommu_group_is_refused_and_undone() {
     assert!(matches!(e, SriovError::GroupNotViable { .. }), "{e}");
     let msg = e.to_string();
     assert!(msg.starts_with(&format!("{vf1}: IOMMU group ")), "{msg}");
-    assert!(msg.contains("is not viable for vfio: 0000:3b:00.2 (on ice) must also be bound to vfio-pci"), "{msg}");
+    assert!(
+        msg.contains(
+            "is not viable for vfio: 0000:3b:00.2 (on ice) must also be bound to vfio-pci"
+        ),
+        "{msg}"
+    );
     // Undone: no VFs, autoprobe back on.
     assert_eq!(numvfs(&k), "0");
-    assert_eq!(k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe")).unwrap().trim(), "1");
+    assert_eq!(
+        k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
 }
 
 /// Every sysfs step of a full PF apply fails once; each time the error names
@@ -178,11 +275,31 @@ fn non_viable_iommu_group_is_refused_and_undone() {
 #[test]
 fn every_sysfs_failure_is_reported_and_rolled_back() {
     let steps = [
-        ("sriov_drivers_autoprobe", 1, Some(false), "setting sriov_drivers_autoprobe to 0"),
-        ("sriov_numvfs", 1, Some(false), "writing 0 to sriov_numvfs (to go from 2 to 4 VFs)"),
+        (
+            "sriov_drivers_autoprobe",
+            1,
+            Some(false),
+            "setting sriov_drivers_autoprobe to 0",
+        ),
+        (
+            "sriov_numvfs",
+            1,
+            Some(false),
+            "writing 0 to sriov_numvfs (to go from 2 to 4 VFs)",
+        ),
         ("sriov_numvfs", 2, Some(false), "writing 4 to sriov_numvfs"),
-        ("driver_override", 1, Some(false), "writing vfio-pci to driver_override"),
-        ("driver_override", 3, Some(false), "writing vfio-pci to driver_override"),
+        (
+            "driver_override",
+            1,
+            Some(false),
+            "writing vfio-pci to driver_override",
+        ),
+        (
+            "driver_override",
+            3,
+            Some(false),
+            "writing vfio-pci to driver_override",
+        ),
         ("vfio-pci/bind", 4, Some(false), "binding to vfio-pci"),
         // With autoprobe left on, new VFs come up on iavf and must be unbound.
         ("/unbind", 2, None, "unbinding from iavf"),
@@ -195,14 +312,30 @@ fn every_sysfs_failure_is_reported_and_rolled_back() {
         k.fail_write(path, k_th, EIO);
         let e = sriov::apply_pf(&k, &pf(), 4, autoprobe, Some("vfio-pci"), WAIT).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains(what) && msg.contains("Input/output error"), "{path}#{k_th}: {msg}");
-        assert!(msg.starts_with("0000:3b:00.0: ") || msg.starts_with("PF 0000:3b:00.0 VF "), "names the PF or the VF by its key: {msg}");
+        assert!(
+            msg.contains(what) && msg.contains("Input/output error"),
+            "{path}#{k_th}: {msg}"
+        );
+        assert!(
+            msg.starts_with("0000:3b:00.0: ") || msg.starts_with("PF 0000:3b:00.0 VF "),
+            "names the PF or the VF by its key: {msg}"
+        );
         assert_eq!(numvfs(&k), "2", "{path}#{k_th}: VF count restored");
-        assert_eq!(k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe")).unwrap().trim(), "1", "{path}#{k_th}");
+        assert_eq!(
+            k.read(&format!("bus/pci/devices/{PF}/sriov_drivers_autoprobe"))
+                .unwrap()
+                .trim(),
+            "1",
+            "{path}#{k_th}"
+        );
         let after = sriov::list_vfs(&k, &pf()).unwrap();
         assert_eq!(after, before, "{path}#{k_th}: same VFs");
         for (_, a) in &after {
-            assert_eq!(sriov::driver_of(&k, a.as_str()).as_deref(), Some("iavf"), "{path}#{k_th}: driver restored");
+            assert_eq!(
+                sriov::driver_of(&k, a.as_str()).as_deref(),
+                Some("iavf"),
+                "{path}#{k_th}: driver restored"
+            );
         }
     }
 }
@@ -214,10 +347,14 @@ fn full_apply_succeeds_and_is_idempotent() {
     assert_eq!(vfs.len(), 4);
     assert_eq!(change.old_num_vfs, 0);
     for (_, a) in &vfs {
-        assert_eq!(sriov::driver_of(&k, a.as_str()).as_deref(), Some("vfio-pci"));
+        assert_eq!(
+            sriov::driver_of(&k, a.as_str()).as_deref(),
+            Some("vfio-pci")
+        );
     }
     let n = k.writes().len();
-    let (again, change) = sriov::apply_pf(&k, &pf(), 4, Some(false), Some("vfio-pci"), WAIT).unwrap();
+    let (again, change) =
+        sriov::apply_pf(&k, &pf(), 4, Some(false), Some("vfio-pci"), WAIT).unwrap();
     assert_eq!(again, vfs);
     assert!(change.rebound.is_empty());
     assert_eq!(k.writes().len(), n, "nothing to write the second time");
