@@ -1047,10 +1047,9 @@ fn decode_vlan(cx: &mut Cx, v: &Val<'_>, owner: &str) -> Option<VlanMode> {
         return Some(VlanMode::Access { vlan: vlan as u16 });
     }
     t.only(cx, &["mode", "allowed", "native"]);
-    let native = match t.get("native") {
-        Some(x) => Some(as_int(cx, x, "native VLAN", 1, 4094).map(|n| n as u16)),
-        None => None,
-    };
+    let native = t
+        .get("native")
+        .map(|x| as_int(cx, x, "native VLAN", 1, 4094).map(|n| n as u16));
     let arr = t
         .need(
             cx,

@@ -490,11 +490,13 @@ fn vf_info(vf: u32, s: &VfSetting) -> VfInfo {
 }
 
 fn link_header(ifindex: u32) -> LinkHeader {
-    let mut h = LinkHeader::default();
-    h.interface_family = AddressFamily::Unspec;
-    h.link_layer_type = LinkLayerType::Netrom; // 0, as iproute2 sends
-    h.index = ifindex;
-    h
+    LinkHeader {
+        interface_family: AddressFamily::Unspec,
+        // 0, as iproute2 sends.
+        link_layer_type: LinkLayerType::Netrom,
+        index: ifindex,
+        ..LinkHeader::default()
+    }
 }
 
 fn serialize(msg: RouteNetlinkMessage, flags: u16, seq: u32) -> Vec<u8> {
