@@ -321,3 +321,27 @@ fn unreadable_file_is_one_clear_error() {
     assert_eq!(e.0.len(), 1);
     assert!(e.0[0].msg.starts_with("cannot read the file:"), "{e}");
 }
+
+/// The TOML blocks of the docs: the full example in docs/CONFIG.md is
+/// examples/port-extender.toml, and the README's example loads.
+#[test]
+fn documented_examples_are_true() {
+    let root = examples_dir().join("..");
+    let blocks = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        text.split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap().to_string())
+            .collect()
+    };
+    let doc = blocks("docs/CONFIG.md");
+    let full =
+        config::parse("docs/CONFIG.md", doc.last().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(full, example("port-extender.toml"));
+    let readme = blocks("README.md");
+    let cfg_blocks: Vec<&String> = readme.iter().filter(|b| b.contains("role = ")).collect();
+    assert!(!cfg_blocks.is_empty(), "README shows a configuration");
+    for b in cfg_blocks {
+        config::parse("README.md", b).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
