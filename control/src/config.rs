@@ -895,7 +895,12 @@ fn decode_device(
                         return None;
                     }
                     Some(p) if idx >= p.num_vfs => {
-                        cx.err(v.span(), format!("{}: VF {idx} does not exist: PF {pf} has num_vfs = {} (expected 0..={})", t.name, p.num_vfs, p.num_vfs as i32 - 1));
+                        let expected = if p.num_vfs == 0 {
+                            "it has no VFs".to_string()
+                        } else {
+                            format!("expected 0..={}", p.num_vfs - 1)
+                        };
+                        cx.err(v.span(), format!("{}: VF {idx} does not exist: PF {pf} has num_vfs = {} ({expected})", t.name, p.num_vfs));
                         return None;
                     }
                     _ => {}

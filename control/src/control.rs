@@ -54,6 +54,17 @@ pub struct Hardware {
     pub vf_wait: Duration,
 }
 
+impl Hardware {
+    /// The real kernel: `/sys` and a route netlink socket in this network namespace.
+    pub fn system() -> Result<Hardware, netlink::NlError> {
+        Ok(Hardware {
+            sysfs: Box::new(sriov::RealSysfs::system()),
+            netlink: Box::new(netlink::RtNetlink::open()?),
+            vf_wait: sriov::VF_WAIT,
+        })
+    }
+}
+
 /// A command to the control thread.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -61,6 +72,8 @@ pub enum Command {
     ShowConfig,
     /// The table set now published.
     ShowTables,
+    /// A short status: generation, sizes, VFs, last reconcile.
+    Status,
     /// Adds a vEth.
     VethAdd {
         /// Name.
@@ -219,6 +232,7 @@ pub struct Control {
     vfs: VfMap,
     publisher: Box<dyn TablePublisher>,
     hw: Hardware,
+    last_reconcile: Option<Result<usize, String>>,
 }
 
 impl Control {
@@ -245,6 +259,7 @@ impl Control {
             vfs: VfMap::new(),
             publisher,
             hw,
+            last_reconcile: None,
         };
         c.commit(config).map_err(ControlError::Apply)?;
         Ok(c)
@@ -263,7 +278,18 @@ impl Control {
     /// Validates, applies, compiles and publishes `new`; on any failure
     /// nothing changes (hardware changes are undone). Returns a summary.
     pub fn commit(&mut self, new: Config) -> Result<String, String> {
-        let new = new.validate().map_err(|e| e.to_string())?;
+        // A file was already checked with its own positions; a change made by
+        // a command is checked here, where positions would point into the
+        // serialized running configuration: report the messages alone.
+        let new = new.validate().map_err(|e| {
+            let n = e.0.len();
+            let msgs: Vec<String> = e.0.into_iter().map(|x| x.msg).collect();
+            format!(
+                "{n} error{} in the changed configuration:\n{}",
+                if n == 1 { "" } else { "s" },
+                msgs.join("\n")
+            )
+        })?;
         let (vfs, undo) = self.apply_hw(&new)?;
         let mut compiled = match compile(&new, &vfs) {
             Ok(c) => c,
@@ -294,6 +320,32 @@ impl Control {
     fn apply_hw(&mut self, new: &Config) -> Result<(VfMap, HwUndo), String> {
         let mut undo = HwUndo::default();
         let mut vfs = VfMap::new();
+        // Refuse to re-create VFs under ports the dataplane has open: their
+        // devices would vanish under DPDK.
+        for pf in &new.sriov {
+            let old = self.config.sriov.iter().find(|o| o.pf == pf.pf);
+            if let Some(old) = old.filter(|o| o.num_vfs != pf.num_vfs || o.driver != pf.driver) {
+                let users = self.ports_on_vfs_of(&old.pf);
+                if !users.is_empty() {
+                    return Err(format!(
+                        "PF {}: cannot re-create its VFs (num_vfs {} -> {}, driver {:?} -> {:?}) while {} {} open in the dataplane; remove {} first",
+                        old.pf,
+                        old.num_vfs,
+                        pf.num_vfs,
+                        old.driver.as_deref().unwrap_or("unchanged"),
+                        pf.driver.as_deref().unwrap_or("unchanged"),
+                        if users.len() == 1 { "port" } else { "ports" },
+                        users
+                            .iter()
+                            .map(|u| format!("`{u}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                            + if users.len() == 1 { " is" } else { " are" },
+                        if users.len() == 1 { "it" } else { "them" }
+                    ));
+                }
+            }
+        }
         for pf in &new.sriov {
             let old = self.config.sriov.iter().find(|o| o.pf == pf.pf);
             if old == Some(pf) {
@@ -336,6 +388,17 @@ impl Control {
         Ok((vfs, undo))
     }
 
+    /// Names of the running ports that open a VF of `pf` (not representors:
+    /// those live on the PF).
+    fn ports_on_vfs_of(&self, pf: &PciAddr) -> Vec<String> {
+        self.config
+            .ports
+            .iter()
+            .filter(|(_, p)| matches!(&p.device, PortDevice::Vf { pf: q, .. } if q == pf))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     fn undo_hw(&mut self, undo: HwUndo) {
         for (ifindex, changes) in undo.settings.iter().rev() {
             for c in changes.iter().rev() {
@@ -349,6 +412,33 @@ impl Control {
 
     /// Re-applies VF settings that drifted; returns how many were corrected.
     pub fn reconcile(&mut self) -> Result<usize, String> {
+        let r = self.reconcile_once();
+        self.last_reconcile = Some(r.clone());
+        r
+    }
+
+    /// One line per fact: generation, sizes, VFs, the last reconcile.
+    pub fn status(&self) -> String {
+        let t = &self.compiled;
+        let last = match &self.last_reconcile {
+            None => "never run".to_string(),
+            Some(Ok(n)) => format!("ok, {n} drifted settings corrected"),
+            Some(Err(e)) => format!("failed: {e}"),
+        };
+        format!(
+            "role {} encap {}\ngeneration {}\nports {}, vEths {}, VIF lists {}\nSR-IOV PFs {}, VFs {}\nlast reconcile: {last}\n",
+            t.role.name(),
+            t.encap.name(),
+            t.generation,
+            t.ports.len(),
+            t.veths.len(),
+            t.vif_lists.len(),
+            self.config.sriov.len(),
+            self.vfs.len()
+        )
+    }
+
+    fn reconcile_once(&mut self) -> Result<usize, String> {
         let mut n = 0;
         for pf in &self.config.sriov {
             if pf.vf.is_empty() {
@@ -367,6 +457,7 @@ impl Control {
         let r = match cmd {
             Command::ShowConfig => return Response::Text(self.config.to_toml()),
             Command::ShowTables => return Response::Tables(self.compiled.clone()),
+            Command::Status => return Response::Text(self.status()),
             Command::Shutdown => return Response::Ok("shutting down".into()),
             Command::Reconcile => self
                 .reconcile()

@@ -311,7 +311,8 @@ fn rejected_changes_leave_everything_in_place() {
         pf: PF.parse().unwrap(),
     }));
     assert!(
-        e.contains("VF 0 does not exist: PF 0000:3b:00.0 has num_vfs = 0"),
+        e.starts_with("3 errors in the changed configuration:\n")
+            && e.contains("VF 0 does not exist: PF 0000:3b:00.0 has num_vfs = 0"),
         "ports still use the VFs: {e}"
     );
     // A whole file with several errors: all are listed, nothing changes.
@@ -404,7 +405,24 @@ fn vf_commands_change_the_kernel_or_nothing() {
     assert_eq!(rig.nl.state(PF_IF), before);
     assert_eq!(show(h), cfg);
 
-    // More VFs (through 0); the configured VF settings are applied again.
+    // VFs under open ports are never re-created.
+    let e = err(h.call(Command::VfCreate {
+        pf: pf.clone(),
+        num_vfs: 6,
+    }));
+    assert_eq!(
+        e,
+        "PF 0000:3b:00.0: cannot re-create its VFs (num_vfs 4 -> 6, driver \"vfio-pci\" -> \"vfio-pci\") while ports `vm1`, `vm2` are open in the dataplane; remove them first"
+    );
+    // Once no port uses them: more VFs, through 0.
+    let text = std::fs::read_to_string(examples_dir().join("vepa-station.toml")).unwrap()
+        + &format!(
+            "[[sriov]]\npf = \"{PF}\"\nnum_vfs = 4\nautoprobe = false\ndriver = \"vfio-pci\"\n"
+        );
+    ok(h.call(Command::LoadConfigText {
+        name: "vepa+sriov".into(),
+        text,
+    }));
     ok(h.call(Command::VfCreate {
         pf: pf.clone(),
         num_vfs: 6,
@@ -440,11 +458,26 @@ fn vf_commands_change_the_kernel_or_nothing() {
     );
 
     // Drift is corrected by a reconcile.
+    ok(h.call(Command::VfSet {
+        pf: pf.clone(),
+        vf: VfConfig {
+            index: 0,
+            mac: Some("02:00:00:00:01:01".parse().unwrap()),
+            ..VfConfig::default()
+        },
+    }));
     rig.nl
         .drift(PF_IF, 0, &VfSetting::Mac(Mac([2, 9, 9, 9, 9, 9])));
+    assert!(ok(h.call(Command::Status)).contains("last reconcile: never run"));
     assert_eq!(
         ok(h.call(Command::Reconcile)),
         "1 drifted VF settings corrected"
+    );
+    let status = ok(h.call(Command::Status));
+    assert!(
+        status.contains("role vepa-station encap stag")
+            && status.contains("last reconcile: ok, 1 drifted settings corrected"),
+        "{status}"
     );
     assert_eq!(
         rig.nl.state(PF_IF)[0].mac,
