@@ -202,6 +202,88 @@ pub fn effective_rules(cfg: &Config, veth: &Veth) -> RuleSet {
     veth.rules.over(&base)
 }
 
+/// The VF settings to push through netlink, per PF: the `[[sriov.vf]]`
+/// entries, merged over what the vEths on VF or representor ports ask for
+/// (DESIGN.md: rules the NIC can enforce are also pushed to the VF). From a
+/// vEth: `mac`; an access VLAN as the VF's port VLAN; anti-spoofing as
+/// spoof check; admin up/down as link state auto/disable; the policer rate
+/// as `max_rate` (Mbit/s, rounded up). A field given in `[[sriov.vf]]` wins.
+pub fn vf_settings(cfg: &Config) -> BTreeMap<PciAddr, Vec<VfConfig>> {
+    let mut out: BTreeMap<PciAddr, BTreeMap<u16, VfConfig>> = BTreeMap::new();
+    for v in cfg.veths.values() {
+        let Some(port) = cfg.ports.get(&v.port) else {
+            continue;
+        };
+        let (pf, index) = match &port.device {
+            PortDevice::Vf { pf, index } => (pf, *index),
+            PortDevice::Representor { pf, vf } => (pf, *vf),
+            _ => continue,
+        };
+        let rs = effective_rules(cfg, v);
+        let d = VfConfig {
+            index,
+            mac: v.mac,
+            vlan: match rs.vlan {
+                Some(VlanMode::Access { vlan }) => Some(vlan),
+                _ => None,
+            },
+            spoof_check: rs.anti_spoof.as_ref().map(|_| true),
+            link_state: rs.admin.map(|a| match a {
+                AdminState::Up => VfLinkState::Auto,
+                AdminState::Down => VfLinkState::Disable,
+            }),
+            max_rate: rs
+                .policer
+                .map(|p| p.rate_bps.div_ceil(1_000_000).min(u64::from(u32::MAX)) as u32),
+            ..VfConfig::default()
+        };
+        out.entry(pf.clone()).or_default().insert(index, d);
+    }
+    for pf in &cfg.sriov {
+        let m = out.entry(pf.pf.clone()).or_default();
+        for e in &pf.vf {
+            let d = m.entry(e.index).or_insert_with(|| VfConfig {
+                index: e.index,
+                ..VfConfig::default()
+            });
+            macro_rules! over {
+                ($($f:ident),*) => { $( if e.$f.is_some() { d.$f = e.$f; } )* };
+            }
+            over!(
+                mac,
+                vlan,
+                qos,
+                vlan_proto,
+                spoof_check,
+                trust,
+                min_rate,
+                max_rate,
+                link_state
+            );
+            if e.vlan.is_some() {
+                d.qos = e.qos;
+                d.vlan_proto = e.vlan_proto;
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(pf, m)| {
+            (
+                pf,
+                m.into_values()
+                    .filter(|v| {
+                        *v != VfConfig {
+                            index: v.index,
+                            ..VfConfig::default()
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
 /// Compiles a valid configuration. `vfs` resolves `vf = {pf, index}` ports.
 pub fn compile(cfg: &Config, vfs: &VfMap) -> Result<Compiled, CompileError> {
     let mut ports = Vec::new();

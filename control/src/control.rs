@@ -346,9 +346,13 @@ impl Control {
                 }
             }
         }
+        let old_settings = crate::compile::vf_settings(&self.config);
+        let new_settings = crate::compile::vf_settings(new);
         for pf in &new.sriov {
             let old = self.config.sriov.iter().find(|o| o.pf == pf.pf);
-            if old == Some(pf) {
+            let settings = new_settings.get(&pf.pf).cloned().unwrap_or_default();
+            if old == Some(pf) && old_settings.get(&pf.pf).cloned().unwrap_or_default() == settings
+            {
                 // Unchanged: keep the known VFs without touching the kernel.
                 for ((p, i), a) in self.vfs.iter().filter(|((p, _), _)| *p == pf.pf) {
                     vfs.insert((p.clone(), *i), a.clone());
@@ -369,12 +373,16 @@ impl Control {
                 for (id, addr) in list {
                     vfs.insert((id.pf, id.index), addr);
                 }
-                if !pf.vf.is_empty() {
+                if !settings.is_empty() {
                     let ifindex =
                         sriov::pf_ifindex(&*self.hw.sysfs, &pf.pf).map_err(|e| e.to_string())?;
-                    let changes =
-                        netlink::apply_vf_settings(&mut *self.hw.netlink, &pf.pf, ifindex, &pf.vf)
-                            .map_err(|e| e.to_string())?;
+                    let changes = netlink::apply_vf_settings(
+                        &mut *self.hw.netlink,
+                        &pf.pf,
+                        ifindex,
+                        &settings,
+                    )
+                    .map_err(|e| e.to_string())?;
                     undo.settings.push((ifindex, changes));
                 }
                 Ok(())
@@ -440,12 +448,12 @@ impl Control {
 
     fn reconcile_once(&mut self) -> Result<usize, String> {
         let mut n = 0;
-        for pf in &self.config.sriov {
-            if pf.vf.is_empty() {
+        for (pf, settings) in crate::compile::vf_settings(&self.config) {
+            if !self.config.sriov.iter().any(|p| p.pf == pf) {
                 continue;
             }
-            let ifindex = sriov::pf_ifindex(&*self.hw.sysfs, &pf.pf).map_err(|e| e.to_string())?;
-            n += netlink::reconcile(&mut *self.hw.netlink, &pf.pf, ifindex, &pf.vf)
+            let ifindex = sriov::pf_ifindex(&*self.hw.sysfs, &pf).map_err(|e| e.to_string())?;
+            n += netlink::reconcile(&mut *self.hw.netlink, &pf, ifindex, &settings)
                 .map_err(|e| e.to_string())?
                 .len();
         }

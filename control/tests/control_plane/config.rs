@@ -345,3 +345,29 @@ fn documented_examples_are_true() {
         config::parse("README.md", b).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn vf_settings_merge_veth_rules_under_explicit_ones() {
+    let c = example("port-extender.toml");
+    let s = vfex_control::compile::vf_settings(&c);
+    let pf: PciAddr = "0000:3b:00.0".parse().unwrap();
+    let vfs = &s[&pf];
+    assert_eq!(vfs.iter().map(|v| v.index).collect::<Vec<_>>(), [0, 1, 2]);
+    // VF 1 carries web2: its [[sriov.vf]] max_rate (2000) wins over the policer (1000).
+    let v1 = &vfs[1];
+    assert_eq!(v1.mac, Some("02:00:00:00:01:02".parse().unwrap()));
+    assert_eq!((v1.vlan, v1.qos), (Some(10), Some(3)));
+    assert_eq!(v1.spoof_check, Some(true));
+    assert_eq!(
+        v1.link_state,
+        Some(VfLinkState::Auto),
+        "admin up in the profile"
+    );
+    assert_eq!((v1.min_rate, v1.max_rate), (Some(100), Some(2000)));
+    // VF 2 is db1's representor: only what the vEth asks (a trunk is not a VF VLAN).
+    let v2 = &vfs[2];
+    assert_eq!(v2.mac, Some("02:00:00:00:02:01".parse().unwrap()));
+    assert_eq!(v2.vlan, None);
+    assert_eq!(v2.spoof_check, Some(true));
+    assert_eq!(v2.max_rate, None);
+}

@@ -245,6 +245,21 @@ fn veth_and_profile_commands_publish_one_new_set_each() {
         rules: RuleSet::default(),
     }));
     assert!(!rig.rec.last().veth("db2").unwrap().rules.admin_up);
+    // A vEth on a VF: its admin state reaches the VF's link state through netlink.
+    assert_eq!(
+        rig.nl.state(PF_IF)[1].link_state,
+        VfLinkState::Disable,
+        "web2 is admin down"
+    );
+    ok(h.call(Command::VethSet {
+        name: "web2".into(),
+        profile: None,
+        rules: RuleSet {
+            admin: Some(AdminState::Up),
+            ..RuleSet::default()
+        },
+    }));
+    assert_eq!(rig.nl.state(PF_IF)[1].link_state, VfLinkState::Auto);
     ok(h.call(Command::VethDel {
         name: "web1".into(),
     }));
