@@ -90,6 +90,9 @@ pub struct CompiledVeth {
     /// The tag bytes pushed upstream after the MACs (VN-Tag 6 B, E-Tag 8 B,
     /// S-tag 4 B, none 0 B).
     pub upstream_tag: Vec<u8>,
+    /// The tag bytes a controlling bridge pushes to send a unicast frame
+    /// down to this vEth (VN-Tag `d=1 p=0 dst=VIF`; E-Tag `E-CID`; S-tag).
+    pub downstream_tag: Vec<u8>,
     /// The VM's MAC, if configured.
     pub mac: Option<Mac>,
     /// The profile it inherited, if any.
@@ -109,6 +112,10 @@ pub struct CompiledVifList {
     pub members: Vec<usize>,
     /// Group MACs carried on the list.
     pub macs: Vec<Mac>,
+    /// The tag bytes of a flooded copy to this list (VN-Tag `d=1 p=1
+    /// dst=id`, `l=0 src=0`: set `l` and `src` per copy when the source is
+    /// on the link; E-Tag `GRP:E-CID = id`, ingress 0).
+    pub tag: Vec<u8>,
 }
 
 /// One complete, immutable table set: what the workers read.
@@ -188,6 +195,40 @@ pub fn upstream_tag(tag: TagId, pcp: u8) -> Vec<u8> {
             b
         }
         TagId::Untagged => Vec::new(),
+    }
+}
+
+/// Downstream unicast tag bytes: VN-Tag `d=1 p=0 dst=VIF l=0 src=0`;
+/// E-Tag `E-PCP=pcp, GRP=0, E-CID`; S-tag as upstream.
+pub fn downstream_tag(tag: TagId, pcp: u8) -> Vec<u8> {
+    match tag {
+        TagId::Vif(vif) => {
+            let tci = 0x8000_0000u32 | ((u32::from(vif) & 0x3fff) << 16);
+            let mut b = vec![0x89, 0x26];
+            b.extend_from_slice(&tci.to_be_bytes());
+            b
+        }
+        other => upstream_tag(other, pcp),
+    }
+}
+
+/// The tag bytes of a flooded copy to a VIF list / multicast E-channel.
+pub fn list_tag(encap: Encap, id: u16) -> Vec<u8> {
+    match encap {
+        Encap::Vntag => {
+            let tci = 0xc000_0000u32 | ((u32::from(id) & 0x3fff) << 16);
+            let mut b = vec![0x89, 0x26];
+            b.extend_from_slice(&tci.to_be_bytes());
+            b
+        }
+        Encap::Etag => {
+            let w2 = id & 0x3fff; // GRP (2 bits) : E-CID_base (12 bits)
+            let mut b = vec![0x89, 0x3f, 0, 0];
+            b.extend_from_slice(&w2.to_be_bytes());
+            b.extend_from_slice(&[0, 0]);
+            b
+        }
+        Encap::Stag | Encap::None => Vec::new(),
     }
 }
 
@@ -325,6 +366,7 @@ pub fn compile(cfg: &Config, vfs: &VfMap) -> Result<Compiled, CompileError> {
             port: port_index(&v.port).unwrap_or(0),
             tag,
             upstream_tag: upstream_tag(tag, pcp),
+            downstream_tag: downstream_tag(tag, pcp),
             mac: v.mac,
             profile: v.profile.clone(),
             rules: EffectiveRules {
@@ -348,6 +390,7 @@ pub fn compile(cfg: &Config, vfs: &VfMap) -> Result<Compiled, CompileError> {
             id: l.id,
             members: l.members.iter().filter_map(|m| veth_index(m)).collect(),
             macs: l.macs.clone(),
+            tag: list_tag(cfg.encap, l.id),
         })
         .collect();
     Ok(Compiled {
@@ -380,6 +423,56 @@ mod tests {
             upstream_tag(TagId::Ecid(0x456), 5),
             [0x89, 0x3f, 0xa0, 0, 0x04, 0x56, 0, 0]
         );
+    }
+
+    #[test]
+    fn downstream_and_list_tags_follow_protocols_md() {
+        // d=1 p=0 dst=0x123 l=0 r=0 ver=0 src=0.
+        assert_eq!(
+            downstream_tag(TagId::Vif(0x123), 0),
+            [0x89, 0x26, 0x81, 0x23, 0, 0]
+        );
+        // d=1 p=1 dst=0x3fff.
+        assert_eq!(
+            list_tag(Encap::Vntag, 0x3fff),
+            [0x89, 0x26, 0xff, 0xff, 0, 0]
+        );
+        // GRP=1 E-CID_base=0x001 -> word2 0x1001.
+        assert_eq!(
+            list_tag(Encap::Etag, 0x1001),
+            [0x89, 0x3f, 0, 0, 0x10, 0x01, 0, 0]
+        );
+        assert_eq!(
+            downstream_tag(TagId::Ecid(5), 0),
+            upstream_tag(TagId::Ecid(5), 0)
+        );
+    }
+
+    /// The dataplane's own wire views read the precomputed bytes as meant.
+    #[test]
+    fn tag_bytes_parse_with_the_dataplane_wire_views() {
+        use vfex_dataplane::wire::{etag, vntag};
+        let with_type = |mut b: Vec<u8>| {
+            b.extend_from_slice(&[0x08, 0x00]);
+            b
+        };
+        let up = vntag::Packet::new_checked(with_type(upstream_tag(TagId::Vif(4095), 0))).unwrap();
+        assert!(!up.direction() && !up.pointer() && !up.looped());
+        assert_eq!((up.dst(), up.src(), up.version()), (0, 4095, 0));
+        let down =
+            vntag::Packet::new_checked(with_type(downstream_tag(TagId::Vif(77), 0))).unwrap();
+        assert!(down.direction() && !down.pointer());
+        assert_eq!((down.dst(), down.src()), (77, 0));
+        let list = vntag::Packet::new_checked(with_type(list_tag(Encap::Vntag, 16383))).unwrap();
+        assert!(list.direction() && list.pointer());
+        assert_eq!(list.dst(), 16383);
+        let e = etag::Packet::new_checked(with_type(upstream_tag(TagId::Ecid(0xabc), 6))).unwrap();
+        assert_eq!(
+            (e.pcp(), e.grp(), e.ecid_base(), e.ingress_ecid_base()),
+            (6, 0, 0xabc, 0)
+        );
+        let m = etag::Packet::new_checked(with_type(list_tag(Encap::Etag, 0x2abc))).unwrap();
+        assert_eq!((m.grp(), m.ecid_base(), m.ecid()), (2, 0xabc, 0x2abc));
     }
 
     #[test]
