@@ -470,6 +470,17 @@ fn decode(cx: &mut Cx, root: &DeTable<'_>, root_span: Span, text: &str) -> Optio
         let mut out = Vec::new();
         for (k, v) in t.t.iter() {
             let name = k.get_ref().to_string();
+            let good_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !good_name {
+                cx.err(
+                    k.span(),
+                    format!("[{key}]: the name {name:?} is not usable: expected 1..=64 letters, digits, `-`, `_` or `.`"),
+                );
+            }
             if let Some(tb) = as_table(cx, v, format!("[{key}.{name}]")) {
                 out.push((name, k.span(), Tbl { at: k.span(), ..tb }));
             }

@@ -433,8 +433,16 @@ impl Control {
             Some(Ok(n)) => format!("ok, {n} drifted settings corrected"),
             Some(Err(e)) => format!("failed: {e}"),
         };
+        let core = core_affinity::get_core_ids()
+            .map(|ids| {
+                ids.iter()
+                    .map(|c| c.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_else(|| "unknown".into());
         format!(
-            "role {} encap {}\ngeneration {}\nports {}, vEths {}, VIF lists {}\nSR-IOV PFs {}, VFs {}\nlast reconcile: {last}\n",
+            "control thread may run on cores: {core}\nrole {} encap {}\ngeneration {}\nports {}, vEths {}, VIF lists {}\nSR-IOV PFs {}, VFs {}\nlast reconcile: {last}\n",
             t.role.name(),
             t.encap.name(),
             t.generation,

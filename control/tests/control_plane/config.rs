@@ -127,6 +127,7 @@ fn bad_configs_report_position_and_expectation() {
     let l = |n: usize| base_lines + n;
     let cases: Vec<(&str, String, usize, usize, &str)> = vec![
         ("syntax", "[veths.b\n".into(), l(1), 9, "TOML syntax"),
+        ("bad name", "[veths.\"a b\"]\nport = \"vm2\"\nvif = 2\n".into(), l(1), 8, "the name \"a b\" is not usable: expected 1..=64 letters, digits"),
         ("unknown key", "[veths.b]\nport = \"vm2\"\nvif = 2\ncolor = 1\n".into(), l(4), 1, "unknown key `color` in [veths.b]; expected one of: port, vif"),
         ("unknown profile", "[veths.b]\nport = \"vm2\"\nvif = 2\nprofile = \"q\"\n".into(), l(4), 11, "unknown profile `q`; expected one of: p"),
         ("unknown port", "[veths.b]\nport = \"vm9\"\nvif = 2\n".into(), l(2), 8, "unknown port `vm9`"),

@@ -483,7 +483,12 @@ fn vf_commands_change_the_kernel_or_nothing() {
     }));
     rig.nl
         .drift(PF_IF, 0, &VfSetting::Mac(Mac([2, 9, 9, 9, 9, 9])));
-    assert!(ok(h.call(Command::Status)).contains("last reconcile: never run"));
+    let status = ok(h.call(Command::Status));
+    assert!(status.contains("last reconcile: never run"), "{status}");
+    assert!(
+        status.starts_with("control thread may run on cores: 0\n"),
+        "pinned to the housekeeping core: {status}"
+    );
     assert_eq!(
         ok(h.call(Command::Reconcile)),
         "1 drifted VF settings corrected"
