@@ -380,8 +380,8 @@ pub fn apply_vf_settings(
     let mut journal: Vec<Change> = Vec::new();
     for vf in vfs {
         let Some(state) = states.iter().find(|s| s.index == u32::from(vf.index)) else {
-            let rb = rollback(nl, ifindex, &journal);
-            let _ = rb;
+            // Undo the earlier VFs' changes; the error is about the missing VF.
+            rollback(nl, ifindex, &journal);
             return Err(VfError::NoSuchVf {
                 pf: pf.clone(),
                 vf: vf.index,
