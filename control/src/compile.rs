@@ -144,6 +144,52 @@ impl Compiled {
     pub fn port_index(&self, name: &str) -> Option<usize> {
         self.ports.iter().position(|p| p.name == name)
     }
+
+    /// The EAL device arguments that probe every port: `-a <pci>[,opts]`
+    /// for PCI devices and `--vdev <devargs>` for virtual ones. Representors
+    /// of one PF are merged into one `-a <pf>,representor=vf[...]` (DPDK
+    /// takes one allow entry per device), which also probes the PF itself.
+    pub fn eal_device_args(&self) -> Vec<String> {
+        let mut pci: BTreeMap<String, (String, Vec<u16>)> = BTreeMap::new();
+        let mut vdevs: Vec<String> = Vec::new();
+        for p in &self.ports {
+            let first = p.devargs.split(',').next().unwrap_or("");
+            let Ok(addr) = first.parse::<PciAddr>() else {
+                vdevs.push(p.devargs.clone());
+                continue;
+            };
+            let entry = pci
+                .entry(addr.to_string())
+                .or_insert_with(|| (p.devargs.clone(), Vec::new()));
+            if let Some(list) = p
+                .devargs
+                .split_once(",representor=vf[")
+                .map(|(_, l)| l.trim_end_matches(']'))
+            {
+                for part in list.split(',') {
+                    let (a, b) = part.split_once('-').unwrap_or((part, part));
+                    if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                        entry.1.extend(a..=b);
+                    }
+                }
+            }
+        }
+        let mut args = Vec::new();
+        for (addr, (devargs, reps)) in pci {
+            args.push("-a".to_string());
+            if reps.is_empty() {
+                args.push(devargs);
+            } else {
+                let pf: PciAddr = addr.parse().unwrap_or_else(|_| PciAddr::default());
+                args.push(representor_devargs(&pf, &reps));
+            }
+        }
+        for v in vdevs {
+            args.push("--vdev".to_string());
+            args.push(v);
+        }
+        args
+    }
 }
 
 /// The DPDK devargs of a representor list on `pf`: `<pf>,representor=vf[0,2-3]`.
@@ -479,6 +525,37 @@ mod tests {
     fn stag_upstream_bytes() {
         assert_eq!(upstream_tag(TagId::Svid(100), 3), [0x88, 0xa8, 0x60, 100]);
         assert!(upstream_tag(TagId::Untagged, 3).is_empty());
+    }
+
+    #[test]
+    fn representors_of_one_pf_share_one_allow_entry() {
+        let port = |name: &str, devargs: &str| CompiledPort {
+            name: name.into(),
+            kind: PortKind::Downlink,
+            devargs: devargs.into(),
+        };
+        let t = Compiled {
+            generation: 1,
+            role: Role::ControllingBridge,
+            encap: Encap::None,
+            ports: vec![
+                port("pf", "0000:3b:00.0"),
+                port("r1", "0000:3b:00.0,representor=vf[1]"),
+                port("r0", "0000:3b:00.0,representor=vf[0]"),
+                port("tap", "net_tap0"),
+            ],
+            veths: Vec::new(),
+            vif_lists: Vec::new(),
+        };
+        assert_eq!(
+            t.eal_device_args(),
+            [
+                "-a",
+                "0000:3b:00.0,representor=vf[0-1]",
+                "--vdev",
+                "net_tap0"
+            ]
+        );
     }
 
     #[test]

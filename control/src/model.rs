@@ -137,6 +137,13 @@ impl Serialize for Mac {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PciAddr(String);
 
+impl Default for PciAddr {
+    /// `0000:00:00.0`.
+    fn default() -> Self {
+        PciAddr("0000:00:00.0".into())
+    }
+}
+
 impl PciAddr {
     /// The canonical text, as sysfs names the device.
     pub fn as_str(&self) -> &str {

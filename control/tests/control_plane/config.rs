@@ -72,6 +72,21 @@ fn profiles_are_inherited_and_overridden() {
     );
     let vm3 = &t.ports[t.port_index("vm3").unwrap()];
     assert_eq!(vm3.devargs, "0000:3b:00.0,representor=vf[2]");
+    assert_eq!(
+        t.eal_device_args(),
+        [
+            "-a",
+            "0000:3b:00.0,representor=vf[2]",
+            "-a",
+            "0000:3b:00.1",
+            "-a",
+            "0000:3c:00.0",
+            "-a",
+            "0000:3c:00.1",
+            "--vdev",
+            "net_tap0,iface=vfexmon"
+        ]
+    );
     let list = &t.vif_lists[0];
     assert_eq!(list.members.len(), 2);
     // Without the VFs, a VF port cannot be compiled.
