@@ -13,6 +13,53 @@
 //! step. Only when all of that succeeded does the new configuration replace
 //! the old one: a rejected change leaves the old configuration, the old
 //! hardware state and the old tables in place.
+//!
+//! How the binary starts it (here against the fake kernel; a real run uses
+//! [`Hardware::system`] and a publisher over the dataplane's RCU handle):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vfex_control::compile::Compiled;
+//! use vfex_control::control::*;
+//! use vfex_control::testkit::{FakeKernel, FakeNetlink};
+//!
+//! struct Print;
+//! impl TablePublisher for Print {
+//!     fn publish(&mut self, t: &Arc<Compiled>) -> Result<(), PublishError> {
+//!         println!("generation {}: {} vEths", t.generation, t.veths.len());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let text = r#"
+//! role = "vepa-station"
+//! encap = "none"
+//! [ports.up]
+//! kind = "uplink"
+//! devargs = "net_tap0"
+//! [ports.vm1]
+//! kind = "downlink"
+//! devargs = "net_tap1"
+//! [veths.vm1]
+//! port = "vm1"
+//! "#;
+//! let config = vfex_control::config::parse("vfex.toml", text).unwrap();
+//! let hw = Hardware {
+//!     sysfs: Box::new(FakeKernel::new().unwrap()),
+//!     netlink: Box::new(FakeNetlink::new()),
+//!     vf_wait: std::time::Duration::from_secs(1),
+//! };
+//! // Housekeeping core 0; the workers' cores are refused.
+//! let control = spawn(0, &[], ControlOptions::default(), move || {
+//!     Control::new(config, Box::new(Print), hw)
+//! })
+//! .unwrap();
+//! match control.call(Command::VethDel { name: "vm1".into() }) {
+//!     Response::Ok(summary) => assert!(summary.starts_with("published generation 2")),
+//!     other => panic!("{other:?}"),
+//! }
+//! control.shutdown();
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
