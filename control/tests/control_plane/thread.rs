@@ -356,6 +356,31 @@ fn rejected_changes_leave_everything_in_place() {
         e,
         "publishing the tables failed: the dataplane refused the tables"
     );
+    // Refused after the VF was already changed: the VF change is undone.
+    let vf_before = rig.nl.state(PF_IF);
+    *rig.rec.refuse.lock().unwrap() = true;
+    let rules = RuleSet {
+        admin: Some(AdminState::Down),
+        ..RuleSet::default()
+    };
+    let e = err(h.call(Command::VethSet {
+        name: "web2".into(), // VF 1: no link_state of its own in [[sriov.vf]]
+        profile: None,
+        rules,
+    }));
+    assert!(e.starts_with("publishing the tables failed"), "{e}");
+    let sets = rig.nl.requests();
+    assert_eq!(
+        sets[sets.len() - 2].2,
+        VfSetting::LinkState(VfLinkState::Disable),
+        "the VF was changed"
+    );
+    assert_eq!(
+        sets[sets.len() - 1].2,
+        VfSetting::LinkState(VfLinkState::Auto),
+        "and restored"
+    );
+    assert_eq!(rig.nl.state(PF_IF), vf_before);
 
     assert_eq!(show(h), before_cfg);
     assert!(
