@@ -49,8 +49,9 @@
 //!     netlink: Box::new(FakeNetlink::new()),
 //!     vf_wait: std::time::Duration::from_secs(1),
 //! };
-//! // Housekeeping core 0; the workers' cores are refused.
-//! let control = spawn(0, &[], ControlOptions::default(), move || {
+//! // The housekeeping core (here the first one we may use); worker cores are refused.
+//! let core = core_affinity::get_core_ids().unwrap()[0].id;
+//! let control = spawn(core, &[], ControlOptions::default(), move || {
 //!     Control::new(config, Box::new(Print), hw)
 //! })
 //! .unwrap();

@@ -47,6 +47,23 @@ impl Recorder {
     }
 }
 
+/// The housekeeping core for the tests: the first core this process may use.
+fn hk() -> usize {
+    core_affinity::get_core_ids()
+        .and_then(|v| v.first().map(|c| c.id))
+        .unwrap_or(0)
+}
+
+/// The other cores, as worker cores.
+fn workers() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.id)
+        .filter(|c| *c != hk())
+        .collect()
+}
+
 struct Rig {
     kernel: FakeKernel,
     nl: FakeNetlink,
@@ -78,8 +95,8 @@ fn start(example: &str) -> Rig {
     let hw = hardware(&kernel, &nl);
     let r = rec.clone();
     let handle = control::spawn(
-        0,
-        &[1],
+        hk(),
+        &workers(),
         ControlOptions {
             reconcile_every: None,
         },
@@ -171,7 +188,7 @@ fn a_bad_initial_configuration_does_not_start() {
     let cfg = config::load(&examples_dir().join("port-extender.toml")).unwrap();
     let rec = Recorder::default();
     let r = rec.clone();
-    let e = control::spawn(0, &[], ControlOptions::default(), move || {
+    let e = control::spawn(hk(), &[], ControlOptions::default(), move || {
         Control::new(cfg, Box::new(r), hardware(&kernel, &nl))
     })
     .err()
@@ -511,7 +528,7 @@ fn vf_commands_change_the_kernel_or_nothing() {
     let status = ok(h.call(Command::Status));
     assert!(status.contains("last reconcile: never run"), "{status}");
     assert!(
-        status.starts_with("control thread may run on cores: 0\n"),
+        status.starts_with(&format!("control thread may run on cores: {}\n", hk())),
         "pinned to the housekeeping core: {status}"
     );
     assert_eq!(
@@ -564,7 +581,7 @@ fn periodic_reconcile_runs_by_itself() {
     let cfg = config::load(&examples_dir().join("port-extender.toml")).unwrap();
     let hw = hardware(&kernel, &nl);
     let h = control::spawn(
-        0,
+        hk(),
         &[],
         ControlOptions {
             reconcile_every: Some(Duration::from_millis(5)),
@@ -663,7 +680,7 @@ vif = 2
     let p = slot.clone();
     let (kernel, nl) = fake_host(1);
     let h = control::spawn(
-        0,
+        hk(),
         &[],
         ControlOptions {
             reconcile_every: None,
