@@ -86,9 +86,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         let span = e.span().unwrap_or(0..0);
         cx.err(span, format!("TOML syntax: {}", e.message().trim_end()));
     }
-    let root_span = root.span();
     let root = root.into_inner();
-    let config = decode(&mut cx, &root, root_span, text);
+    let config = decode(&mut cx, &root, text);
     if cx.errs.is_empty() {
         if let Some(c) = config {
             return Ok(c);
@@ -403,7 +402,7 @@ struct Names {
     profiles: Vec<String>,
 }
 
-fn decode(cx: &mut Cx, root: &DeTable<'_>, root_span: Span, text: &str) -> Option<Config> {
+fn decode(cx: &mut Cx, root: &DeTable<'_>, text: &str) -> Option<Config> {
     let top = Tbl {
         t: root,
         at: 0..0,
@@ -458,7 +457,6 @@ fn decode(cx: &mut Cx, root: &DeTable<'_>, root_span: Span, text: &str) -> Optio
             );
         }
     }
-    let _ = root_span;
 
     let section = |cx: &mut Cx, key: &str| -> Vec<(String, Span, Tbl<'_, '_>)> {
         let Some(v) = top.get(key) else {
