@@ -1,0 +1,755 @@
+//! Compiled per-vEth rules (`DESIGN.md`, "Per-vEth rules") and their
+//! evaluation on one frame.
+//!
+//! The control plane fills a [`VethRules`] per vEth (plain data, documented
+//! field by field); [`super::TablesBuilder`] validates it. The fast path
+//! calls [`classify`] once per frame (L2 + the ACL key when the vEth has an
+//! ACL) and [`VethRules::ingress`] / [`VethRules::egress`], which return the
+//! frame's VLAN or a [`DropReason`]. The policer's state is per worker
+//! ([`Meter`]); its parameters live here.
+
+use crate::drop::DropReason;
+use crate::wire::EtherType;
+
+use super::mac::mac_u64;
+
+/// VLAN used for untagged frames on a vEth in [`VlanMode::Any`].
+pub const DEFAULT_VLAN: u16 = 1;
+
+/// A set of VLAN ids 0..=4095 (a 512-byte bitmap).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VlanSet(Box<[u64; 64]>);
+
+impl std::fmt::Debug for VlanSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Default for VlanSet {
+    fn default() -> Self {
+        VlanSet(Box::new([0; 64]))
+    }
+}
+
+impl VlanSet {
+    /// The set of `vids` (values above 4095 are ignored).
+    pub fn of(vids: impl IntoIterator<Item = u16>) -> VlanSet {
+        let mut s = VlanSet::default();
+        for v in vids {
+            s.insert(v);
+        }
+        s
+    }
+
+    /// Every VLAN 1..=4094.
+    pub fn all() -> VlanSet {
+        VlanSet::of(1..=4094)
+    }
+
+    /// Adds `vid`.
+    pub fn insert(&mut self, vid: u16) {
+        if vid < 4096 {
+            self.0[usize::from(vid >> 6)] |= 1 << (vid & 63);
+        }
+    }
+
+    /// Whether `vid` is in the set.
+    #[inline(always)]
+    pub fn contains(&self, vid: u16) -> bool {
+        vid < 4096 && self.0[usize::from(vid >> 6)] & (1 << (vid & 63)) != 0
+    }
+
+    /// The members, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..4096u16).filter(|v| self.contains(*v))
+    }
+}
+
+/// How a vEth carries VLANs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VlanMode {
+    /// No VLAN rule: any frame passes; an untagged frame is in
+    /// [`DEFAULT_VLAN`], a tagged one in its tag's VLAN; egress leaves the
+    /// frame as it is. On a bridge such a vEth is in the flood domain of
+    /// [`DEFAULT_VLAN`] and of every VLAN that another vEth configures.
+    #[default]
+    Any,
+    /// Access port: the VM sends untagged (or priority-tagged, VID 0)
+    /// frames, which belong to this VLAN; egress frames leave untagged.
+    Access(u16),
+    /// Trunk: tagged frames whose VLAN is in `allowed`; untagged frames
+    /// belong to `native` (dropped without one). Egress: frames of the
+    /// native VLAN leave untagged, others tagged.
+    Trunk {
+        /// VLANs allowed tagged.
+        allowed: VlanSet,
+        /// VLAN of untagged frames.
+        native: Option<u16>,
+    },
+}
+
+/// Egress VLAN treatment that [`VethRules::egress`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressTag {
+    /// Leave the frame's C-tag as it is.
+    Keep,
+    /// The frame leaves without a C-tag.
+    Untagged,
+    /// The frame leaves with a C-tag of this VLAN.
+    Tagged(u16),
+}
+
+/// A permit or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Let the frame through.
+    #[default]
+    Permit,
+    /// Drop it (`acl_deny`).
+    Deny,
+}
+
+/// One ACL rule: every field that is set must match (an unset field is a
+/// wildcard). IPv4 prefixes are matched as IPv4-mapped IPv6 addresses
+/// (`::ffff:a.b.c.d`), so a rule with an IPv4 prefix matches only IPv4
+/// frames and one with an IPv6 prefix only IPv6 frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AclRule {
+    /// What to do on a match.
+    pub action: Action,
+    /// Source MAC and mask (a bit set in the mask must match).
+    pub src_mac: Option<([u8; 6], [u8; 6])>,
+    /// Destination MAC and mask.
+    pub dst_mac: Option<([u8; 6], [u8; 6])>,
+    /// The final EtherType (after any C-tag).
+    pub ethertype: Option<u16>,
+    /// The frame's VLAN (as the vEth's VLAN mode assigns it).
+    pub vlan: Option<u16>,
+    /// Source IP prefix: address (IPv4 given as `std::net::IpAddr::V4`) and
+    /// prefix length.
+    pub src_ip: Option<(std::net::IpAddr, u8)>,
+    /// Destination IP prefix.
+    pub dst_ip: Option<(std::net::IpAddr, u8)>,
+    /// IP protocol / IPv6 next header.
+    pub protocol: Option<u8>,
+    /// L4 source port range, inclusive (TCP, UDP, SCTP; first fragment).
+    pub src_port: Option<(u16, u16)>,
+    /// L4 destination port range, inclusive.
+    pub dst_port: Option<(u16, u16)>,
+}
+
+/// An [`AclRule`] compiled to masks: matching is a fixed sequence of
+/// and/xor/compare, no branch per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompiledRule {
+    smac: u64,
+    smac_m: u64,
+    dmac: u64,
+    dmac_m: u64,
+    et: u16,
+    et_m: u16,
+    vlan: u16,
+    vlan_m: u16,
+    proto: u8,
+    proto_m: u8,
+    sip: u128,
+    sip_m: u128,
+    dip: u128,
+    dip_m: u128,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    /// Set when the rule needs an IP frame (any IP or port field set).
+    needs_ip: bool,
+    deny: bool,
+}
+
+fn ip_u128(a: std::net::IpAddr) -> (u128, u32) {
+    match a {
+        std::net::IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), 96),
+        std::net::IpAddr::V6(v6) => (u128::from(v6), 0),
+    }
+}
+
+fn prefix(p: Option<(std::net::IpAddr, u8)>) -> Result<(u128, u128), String> {
+    let Some((a, len)) = p else {
+        return Ok((0, 0));
+    };
+    let (v, base) = ip_u128(a);
+    let max = if base == 96 { 32 } else { 128 };
+    if u32::from(len) > max {
+        return Err(format!("prefix length /{len} is longer than {max}"));
+    }
+    let bits = base + u32::from(len);
+    let m = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    Ok((v & m, m))
+}
+
+impl CompiledRule {
+    /// Compiles `r`; refuses a prefix length beyond the address or an
+    /// empty port range.
+    pub fn compile(r: &AclRule) -> Result<CompiledRule, String> {
+        let mac = |x: Option<([u8; 6], [u8; 6])>| x.map_or((0, 0), |(v, m)| (mac_u64(&v) & mac_u64(&m), mac_u64(&m)));
+        let (smac, smac_m) = mac(r.src_mac);
+        let (dmac, dmac_m) = mac(r.dst_mac);
+        let (sip, sip_m) = prefix(r.src_ip)?;
+        let (dip, dip_m) = prefix(r.dst_ip)?;
+        for (lo, hi) in [r.src_port, r.dst_port].into_iter().flatten() {
+            if lo > hi {
+                return Err(format!("empty port range {lo}..={hi}"));
+            }
+        }
+        if let Some(v) = r.vlan
+            && v > 4095
+        {
+            return Err(format!("VLAN {v} is above 4095"));
+        }
+        Ok(CompiledRule {
+            smac,
+            smac_m,
+            dmac,
+            dmac_m,
+            et: r.ethertype.unwrap_or(0),
+            et_m: if r.ethertype.is_some() { 0xffff } else { 0 },
+            vlan: r.vlan.unwrap_or(0),
+            vlan_m: if r.vlan.is_some() { 0xffff } else { 0 },
+            proto: r.protocol.unwrap_or(0),
+            proto_m: if r.protocol.is_some() { 0xff } else { 0 },
+            sip,
+            sip_m,
+            dip,
+            dip_m,
+            sport: r.src_port.unwrap_or((0, u16::MAX)),
+            dport: r.dst_port.unwrap_or((0, u16::MAX)),
+            needs_ip: r.src_ip.is_some()
+                || r.dst_ip.is_some()
+                || r.protocol.is_some()
+                || r.src_port.is_some()
+                || r.dst_port.is_some(),
+            deny: r.action == Action::Deny,
+        })
+    }
+
+    /// Whether the rule matches `k`.
+    #[inline(always)]
+    pub fn matches(&self, k: &AclKey) -> bool {
+        let l2 = (k.smac & self.smac_m) == self.smac
+            && (k.dmac & self.dmac_m) == self.dmac
+            && (k.ethertype & self.et_m) == self.et
+            && (k.vlan & self.vlan_m) == self.vlan;
+        if !l2 {
+            return false;
+        }
+        if !self.needs_ip {
+            return true;
+        }
+        k.is_ip
+            && (k.proto & self.proto_m) == self.proto
+            && (k.sip & self.sip_m) == self.sip
+            && (k.dip & self.dip_m) == self.dip
+            && k.sport >= self.sport.0
+            && k.sport <= self.sport.1
+            && k.dport >= self.dport.0
+            && k.dport <= self.dport.1
+            && (k.has_ports || (self.sport == (0, u16::MAX) && self.dport == (0, u16::MAX)))
+    }
+}
+
+/// The fields an ACL looks at, extracted once per frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AclKey {
+    /// Source MAC ([`mac_u64`]).
+    pub smac: u64,
+    /// Destination MAC.
+    pub dmac: u64,
+    /// Final EtherType.
+    pub ethertype: u16,
+    /// VLAN.
+    pub vlan: u16,
+    /// IPv4 or IPv6 header present.
+    pub is_ip: bool,
+    /// L4 ports present (TCP/UDP/SCTP, not a later fragment).
+    pub has_ports: bool,
+    /// Protocol / next header.
+    pub proto: u8,
+    /// Source address (IPv4 mapped).
+    pub sip: u128,
+    /// Destination address.
+    pub dip: u128,
+    /// L4 source port.
+    pub sport: u16,
+    /// L4 destination port.
+    pub dport: u16,
+}
+
+/// srTCM parameters (RFC 2697, as `rte_meter_srtcm_params`): committed
+/// rate in bytes per second, committed and excess burst sizes in bytes.
+/// Green and yellow pass; red is dropped (`policed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicerParams {
+    /// CIR, bytes per second (> 0).
+    pub cir: u64,
+    /// CBS, bytes (> 0, at most 2^31).
+    pub cbs: u64,
+    /// EBS, bytes (at most 2^31; 0 = no yellow).
+    pub ebs: u64,
+}
+
+/// A frame's L2 facts, from [`classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct L2 {
+    /// Outer EtherType (a TPID when tagged).
+    pub outer: u16,
+    /// C-tag VID, if a C-tag is at offset 12 (VID 0: priority tag).
+    pub ctag_vid: Option<u16>,
+    /// Final EtherType.
+    pub ethertype: u16,
+    /// Offset of the L3 header.
+    pub l3: usize,
+}
+
+/// Reads the L2 header of `d` (the first segment): `runt` below 14 bytes,
+/// `truncated` for a C-tag cut short, `tag_injection` when the outer
+/// EtherType is a VN-Tag/E-Tag/S-tag, `malformed` for any tag after a C-tag.
+#[inline(always)]
+pub fn classify(d: &[u8]) -> Result<L2, DropReason> {
+    if d.len() < 14 {
+        return Err(DropReason::Runt);
+    }
+    let outer = u16::from_be_bytes([d[12], d[13]]);
+    let o = EtherType(outer);
+    if o.is_extender_tag() || o.is_stag() {
+        return Err(DropReason::TagInjection);
+    }
+    if outer != EtherType::VLAN.0 {
+        return Ok(L2 {
+            outer,
+            ctag_vid: None,
+            ethertype: outer,
+            l3: 14,
+        });
+    }
+    if d.len() < 18 {
+        return Err(DropReason::Truncated);
+    }
+    let et = u16::from_be_bytes([d[16], d[17]]);
+    if EtherType(et).is_tag() {
+        return Err(DropReason::Malformed);
+    }
+    Ok(L2 {
+        outer,
+        ctag_vid: Some(u16::from_be_bytes([d[14], d[15]]) & 0x0fff),
+        ethertype: et,
+        l3: 18,
+    })
+}
+
+/// The ACL key of a frame whose L2 is `l2` and VLAN `vlan`. IPv4 options
+/// are skipped by IHL; IPv6 extension headers are not walked (ports are
+/// read only when the next header is TCP/UDP/SCTP).
+#[inline]
+pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
+    let mut k = AclKey {
+        smac: mac_u64(&d[6..12]),
+        dmac: mac_u64(&d[0..6]),
+        ethertype: l2.ethertype,
+        vlan,
+        ..AclKey::default()
+    };
+    let l3 = &d[l2.l3.min(d.len())..];
+    let l4_off;
+    match EtherType(l2.ethertype) {
+        EtherType::IPV4 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
+            k.is_ip = true;
+            k.proto = l3[9];
+            let a = |o: usize| u32::from_be_bytes([l3[o], l3[o + 1], l3[o + 2], l3[o + 3]]);
+            k.sip = u128::from(std::net::Ipv4Addr::from(a(12)).to_ipv6_mapped());
+            k.dip = u128::from(std::net::Ipv4Addr::from(a(16)).to_ipv6_mapped());
+            let frag_off = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff;
+            l4_off = if frag_off == 0 {
+                Some(usize::from(l3[0] & 0xf) * 4)
+            } else {
+                None
+            };
+        }
+        EtherType::IPV6 if l3.len() >= 40 && l3[0] >> 4 == 6 => {
+            k.is_ip = true;
+            k.proto = l3[6];
+            let a = |o: usize| {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&l3[o..o + 16]);
+                u128::from_be_bytes(b)
+            };
+            k.sip = a(8);
+            k.dip = a(24);
+            l4_off = Some(40);
+        }
+        _ => return k,
+    }
+    if let Some(o) = l4_off
+        && matches!(k.proto, 6 | 17 | 132)
+        && l3.len() >= o + 4
+    {
+        k.has_ports = true;
+        k.sport = u16::from_be_bytes([l3[o], l3[o + 1]]);
+        k.dport = u16::from_be_bytes([l3[o + 2], l3[o + 3]]);
+    }
+    k
+}
+
+/// Everything enforced on one vEth, compiled. `Default` is a vEth that is
+/// up and lets everything through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethRules {
+    /// Administrative state: down drops everything both ways (`admin_down`).
+    pub admin_up: bool,
+    /// VLAN mode.
+    pub vlan: VlanMode,
+    /// MAC anti-spoof: when `Some`, frames from the VM must have one of
+    /// these source MACs (`mac_spoof`).
+    pub allowed_macs: Option<Vec<[u8; 6]>>,
+    /// ACL on frames from the VM, first match wins.
+    pub acl: Vec<CompiledRule>,
+    /// What happens when no ACL rule matches (with an empty ACL: permit).
+    pub acl_default: Action,
+    /// srTCM policer on frames from the VM.
+    pub policer: Option<PolicerParams>,
+    /// PCP written into frames from the VM (C-tag PCP, and the E-Tag's
+    /// E-PCP on a port extender).
+    pub pcp: Option<u8>,
+    /// Port index that receives a copy of every frame the vEth sends or
+    /// receives (after ingress rules, before tagging; as delivered on
+    /// egress).
+    pub mirror: Option<u16>,
+    /// Most MACs the bridge learns on this vEth (`mac_limit` beyond).
+    pub mac_limit: Option<u32>,
+}
+
+impl Default for VethRules {
+    fn default() -> Self {
+        VethRules {
+            admin_up: true,
+            vlan: VlanMode::Any,
+            allowed_macs: None,
+            acl: Vec::new(),
+            acl_default: Action::Permit,
+            policer: None,
+            pcp: None,
+            mirror: None,
+            mac_limit: None,
+        }
+    }
+}
+
+impl VethRules {
+    /// The VLAN of a frame from the VM, or why it is refused: `admin_down`,
+    /// `vlan_not_allowed`, `mac_spoof`, `acl_deny` (in this order; the
+    /// policer is the caller's, it needs per-worker state).
+    #[inline]
+    pub fn ingress(&self, d: &[u8], l2: &L2) -> Result<u16, DropReason> {
+        if !self.admin_up {
+            return Err(DropReason::AdminDown);
+        }
+        let vlan = self.vlan_of(l2.ctag_vid)?;
+        if let Some(macs) = &self.allowed_macs {
+            let src = &d[6..12];
+            if !macs.iter().any(|m| m == src) {
+                return Err(DropReason::MacSpoof);
+            }
+        }
+        if !self.acl.is_empty() {
+            let k = acl_key(d, l2, vlan);
+            let deny = match self.acl.iter().find(|r| r.matches(&k)) {
+                Some(r) => r.deny,
+                None => self.acl_default == Action::Deny,
+            };
+            if deny {
+                return Err(DropReason::AclDeny);
+            }
+        }
+        Ok(vlan)
+    }
+
+    /// The VLAN of a frame whose C-tag VID is `vid` (VID 0, a priority
+    /// tag, counts as untagged), or `vlan_not_allowed`.
+    #[inline(always)]
+    pub fn vlan_of(&self, vid: Option<u16>) -> Result<u16, DropReason> {
+        let vid = vid.filter(|v| *v != 0);
+        match &self.vlan {
+            VlanMode::Any => Ok(vid.unwrap_or(DEFAULT_VLAN)),
+            VlanMode::Access(a) => match vid {
+                None => Ok(*a),
+                Some(_) => Err(DropReason::VlanNotAllowed),
+            },
+            VlanMode::Trunk { allowed, native } => match vid {
+                Some(v) if allowed.contains(v) => Ok(v),
+                Some(_) => Err(DropReason::VlanNotAllowed),
+                None => native.ok_or(DropReason::VlanNotAllowed),
+            },
+        }
+    }
+
+    /// Egress check of a frame in `vlan` towards the VM: `admin_down`,
+    /// `vlan_not_allowed`, else how to tag it.
+    #[inline]
+    pub fn egress(&self, vlan: u16) -> Result<EgressTag, DropReason> {
+        if !self.admin_up {
+            return Err(DropReason::AdminDown);
+        }
+        match &self.vlan {
+            VlanMode::Any => Ok(EgressTag::Keep),
+            VlanMode::Access(a) if *a == vlan => Ok(EgressTag::Untagged),
+            VlanMode::Access(_) => Err(DropReason::VlanNotAllowed),
+            VlanMode::Trunk { native, .. } if *native == Some(vlan) => Ok(EgressTag::Untagged),
+            VlanMode::Trunk { allowed, .. } if allowed.contains(vlan) => {
+                Ok(EgressTag::Tagged(vlan))
+            }
+            VlanMode::Trunk { .. } => Err(DropReason::VlanNotAllowed),
+        }
+    }
+
+    /// Whether the vEth carries `vlan` (flood membership).
+    pub fn carries(&self, vlan: u16) -> bool {
+        self.admin_up && self.egress(vlan).is_ok()
+    }
+}
+
+/// One vEth's srTCM state in one worker (`rte_meter_srtcm`): token buckets
+/// in bytes with 32 fractional bits, refilled from the TSC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meter {
+    tc: u64,
+    te: u64,
+    last: u64,
+    cbs: u64,
+    ebs: u64,
+    /// Bytes per TSC tick, 16.48 fixed point, rounded up.
+    rate: u64,
+}
+
+impl Meter {
+    /// A meter with full buckets at `now` (TSC) for a TSC of `hz` ticks/s.
+    pub fn new(p: &PolicerParams, hz: u64, now: u64) -> Meter {
+        let cbs = p.cbs.min(1 << 31) << 32;
+        let ebs = p.ebs.min(1 << 31) << 32;
+        let rate = (u128::from(p.cir) << 48)
+            .div_ceil(u128::from(hz.max(1)))
+            .min(u128::from(u64::MAX)) as u64;
+        Meter {
+            tc: cbs,
+            te: ebs,
+            last: now,
+            cbs,
+            ebs,
+            rate,
+        }
+    }
+
+    /// Colours one frame of `len` bytes at `now`; `false` = red.
+    #[inline(always)]
+    pub fn pass(&mut self, len: u32, now: u64) -> bool {
+        let dt = now.saturating_sub(self.last);
+        self.last = now.max(self.last);
+        let add = u64::try_from((u128::from(dt) * u128::from(self.rate)) >> 16).unwrap_or(u64::MAX);
+        // srTCM: fill C first, overflow into E.
+        let tc = self.tc.saturating_add(add);
+        if tc > self.cbs {
+            self.te = self.te.saturating_add(tc - self.cbs).min(self.ebs);
+            self.tc = self.cbs;
+        } else {
+            self.tc = tc;
+        }
+        let need = u64::from(len) << 32;
+        if self.tc >= need {
+            self.tc -= need;
+            true
+        } else if self.te >= need {
+            self.te -= need;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0, 8, 0, 0]);
+        f
+    }
+
+    fn rules_with(acl: &[AclRule], default: Action) -> VethRules {
+        VethRules {
+            acl: acl.iter().map(|r| CompiledRule::compile(r).unwrap()).collect(),
+            acl_default: default,
+            ..VethRules::default()
+        }
+    }
+
+    #[test]
+    fn acl_first_match_on_ip_prefix_and_ports() {
+        let r = rules_with(
+            &[
+                AclRule {
+                    action: Action::Deny,
+                    dst_ip: Some((IpAddr::V4(Ipv4Addr::new(10, 1, 0, 0)), 16)),
+                    dst_port: Some((80, 90)),
+                    protocol: Some(17),
+                    ..AclRule::default()
+                },
+                AclRule {
+                    action: Action::Permit,
+                    ethertype: Some(0x0800),
+                    ..AclRule::default()
+                },
+            ],
+            Action::Deny,
+        );
+        let f = ipv4_udp([10, 0, 0, 1], [10, 1, 2, 3], 1000, 85);
+        let l2 = classify(&f).unwrap();
+        assert_eq!(r.ingress(&f, &l2), Err(DropReason::AclDeny));
+        let f = ipv4_udp([10, 0, 0, 1], [10, 1, 2, 3], 1000, 91);
+        assert_eq!(r.ingress(&f, &l2), Ok(DEFAULT_VLAN));
+        let f = ipv4_udp([10, 0, 0, 1], [10, 2, 2, 3], 1000, 85);
+        assert_eq!(r.ingress(&f, &l2), Ok(DEFAULT_VLAN));
+        // Not IPv4: no rule matches, default deny.
+        let mut arp = f.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(
+            r.ingress(&arp, &classify(&arp).unwrap()),
+            Err(DropReason::AclDeny)
+        );
+    }
+
+    #[test]
+    fn acl_ipv6_prefix_and_macs() {
+        let r = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                src_ip: Some((IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0)), 8)),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        ip6.extend_from_slice(&Ipv6Addr::new(0xfd12, 0, 0, 0, 0, 0, 0, 1).octets());
+        ip6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        f.extend_from_slice(&ip6);
+        f.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        let l2 = classify(&f).unwrap();
+        assert_eq!(r.ingress(&f, &l2), Err(DropReason::AclDeny));
+        f[22] = 0xfe;
+        assert!(r.ingress(&f, &l2).is_ok());
+        let m = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                src_mac: Some(([2, 0, 0, 0, 0, 0], [0xff, 0xff, 0xff, 0xff, 0xff, 0])),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        assert_eq!(m.ingress(&f, &l2), Err(DropReason::AclDeny));
+        assert!(CompiledRule::compile(&AclRule {
+            src_ip: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), 33)),
+            ..AclRule::default()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn vlan_modes() {
+        let untagged = ipv4_udp([1; 4], [2; 4], 1, 2);
+        let mut tagged = untagged[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 20]);
+        tagged.extend_from_slice(&untagged[12..]);
+        let (lu, lt) = (classify(&untagged).unwrap(), classify(&tagged).unwrap());
+        let access = VethRules {
+            vlan: VlanMode::Access(10),
+            ..VethRules::default()
+        };
+        assert_eq!(access.ingress(&untagged, &lu), Ok(10));
+        assert_eq!(
+            access.ingress(&tagged, &lt),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(access.egress(10), Ok(EgressTag::Untagged));
+        assert_eq!(access.egress(20), Err(DropReason::VlanNotAllowed));
+        let trunk = VethRules {
+            vlan: VlanMode::Trunk {
+                allowed: VlanSet::of([20, 30]),
+                native: None,
+            },
+            ..VethRules::default()
+        };
+        assert_eq!(trunk.ingress(&tagged, &lt), Ok(20));
+        assert_eq!(
+            trunk.ingress(&untagged, &lu),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(trunk.egress(30), Ok(EgressTag::Tagged(30)));
+        let native = VethRules {
+            vlan: VlanMode::Trunk {
+                allowed: VlanSet::of([30]),
+                native: Some(5),
+            },
+            ..VethRules::default()
+        };
+        assert_eq!(native.ingress(&untagged, &lu), Ok(5));
+        assert_eq!(
+            native.ingress(&tagged, &lt),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(native.egress(5), Ok(EgressTag::Untagged));
+    }
+
+    #[test]
+    fn classify_guards() {
+        assert_eq!(classify(&[0; 13]), Err(DropReason::Runt));
+        let mut f = vec![0u8; 20];
+        f[12..14].copy_from_slice(&[0x89, 0x26]);
+        assert_eq!(classify(&f), Err(DropReason::TagInjection));
+        f[12..14].copy_from_slice(&[0x81, 0x00]);
+        f[16..18].copy_from_slice(&[0x88, 0xa8]);
+        assert_eq!(classify(&f), Err(DropReason::Malformed));
+        assert_eq!(classify(&f[..16]), Err(DropReason::Truncated));
+    }
+
+    #[test]
+    fn srtcm_green_yellow_red_and_refill() {
+        let p = PolicerParams {
+            cir: 1000,
+            cbs: 1000,
+            ebs: 500,
+        };
+        // 1 tick per microsecond.
+        let hz = 1_000_000;
+        let mut m = Meter::new(&p, hz, 0);
+        assert!(m.pass(1000, 0), "green from CBS");
+        assert!(m.pass(500, 0), "yellow from EBS");
+        assert!(!m.pass(1, 0), "red");
+        // 0.5 s later: 500 bytes back in C.
+        assert!(m.pass(500, 500_000));
+        assert!(!m.pass(100, 500_000));
+        // Long idle: both buckets full again, no more.
+        assert!(!m.pass(1001, 100_000_000), "larger than either bucket");
+        assert!(m.pass(1000, 100_000_000));
+        assert!(m.pass(500, 100_000_000));
+        assert!(!m.pass(1, 100_000_000));
+    }
+}

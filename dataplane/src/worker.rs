@@ -1,0 +1,1 @@
+//! The poll loop that runs a forwarding role on worker lcores.
