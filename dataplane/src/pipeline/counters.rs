@@ -120,7 +120,10 @@ impl RoleCounters {
 
     /// Sum over workers of vEth `v`'s drops under `r`.
     pub fn sum_veth_drops(blocks: &[RoleCounters], v: u16, r: DropReason) -> u64 {
-        blocks.iter().map(|b| b.veth(v).drops[r.index()].get()).sum()
+        blocks
+            .iter()
+            .map(|b| b.veth(v).drops[r.index()].get())
+            .sum()
     }
 
     /// Sum over workers of (rx, tx, tx_full) of port `i`.

@@ -228,12 +228,7 @@ pub(crate) fn ingress<B: PacketBuf>(
 
 /// Sends a copy of `b` to the vEth's mirror port, if it has one.
 #[inline(always)]
-pub(crate) fn mirror<B: PacketBuf, S: Sink<B>>(
-    b: &B,
-    veth: &Veth,
-    sink: &mut S,
-    c: &RoleCounters,
-) {
+pub(crate) fn mirror<B: PacketBuf, S: Sink<B>>(b: &B, veth: &Veth, sink: &mut S, c: &RoleCounters) {
     if let Some(p) = veth.cfg.rules.mirror {
         match sink.copy(b) {
             Some(m) => sink.send(p, m),

@@ -13,8 +13,8 @@
 //! (admin state, VLAN mode).
 
 use super::{
-    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid,
-    extender::drop_all, ingress, mirror, replicate,
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, extender::drop_all,
+    ingress, mirror, replicate,
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, STagMeta};

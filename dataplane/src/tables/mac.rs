@@ -251,11 +251,7 @@ impl LearnTable {
                     self.dec(old_veth);
                     return Learned::Moved;
                 }
-                return if v == 0 {
-                    Learned::New
-                } else {
-                    Learned::Known
-                };
+                return if v == 0 { Learned::New } else { Learned::Known };
             }
         }
         if !self.inc(veth, limit) {
@@ -312,7 +308,8 @@ impl LearnTable {
                 continue;
             }
             self.keys[i].store(0, Ordering::Release);
-            let _ = self.vals[i].compare_exchange(TOMBSTONE, 0, Ordering::AcqRel, Ordering::Relaxed);
+            let _ =
+                self.vals[i].compare_exchange(TOMBSTONE, 0, Ordering::AcqRel, Ordering::Relaxed);
             self.dec(veth);
             n += 1;
         }

@@ -474,11 +474,21 @@ impl TablesBuilder {
                 (Role::Extender(ExtKind::VnTag), PortKind::Vm) => vntag_src_max(),
                 (Role::Extender(ExtKind::ETag), PortKind::Vm) => 0x0fff,
                 (Role::Station { multichannel: true }, PortKind::Vm) => 4094,
-                (Role::Station { multichannel: false }, PortKind::Vm) => 0,
+                (
+                    Role::Station {
+                        multichannel: false,
+                    },
+                    PortKind::Vm,
+                ) => 0,
                 (Role::Bridge, PortKind::ExtenderLink(ExtKind::VnTag)) => vntag_src_max(),
                 (Role::Bridge, PortKind::ExtenderLink(ExtKind::ETag)) => 0x0fff,
                 (Role::Bridge, PortKind::VepaLink { multichannel: true }) => 4094,
-                (Role::Bridge, PortKind::VepaLink { multichannel: false }) => 0,
+                (
+                    Role::Bridge,
+                    PortKind::VepaLink {
+                        multichannel: false,
+                    },
+                ) => 0,
                 (Role::Bridge, PortKind::Ordinary) => 0,
                 _ => {
                     return Err(TablesError::WrongPort {
@@ -744,9 +754,12 @@ mod tests {
         let mut b = TablesBuilder::new(Role::Bridge, 3);
         b.port(0, PortKind::ExtenderLink(ExtKind::VnTag))
             .port(1, PortKind::Ordinary)
-            .port(2, PortKind::VepaLink {
-                multichannel: false,
-            });
+            .port(
+                2,
+                PortKind::VepaLink {
+                    multichannel: false,
+                },
+            );
         let mut x = VethConfig::new("x", 0, 1);
         x.rules.vlan = VlanMode::Access(10);
         let mut y = VethConfig::new("y", 0, 2);

@@ -193,7 +193,9 @@ impl CompiledRule {
     /// Compiles `r`; refuses a prefix length beyond the address or an
     /// empty port range.
     pub fn compile(r: &AclRule) -> Result<CompiledRule, String> {
-        let mac = |x: Option<([u8; 6], [u8; 6])>| x.map_or((0, 0), |(v, m)| (mac_u64(&v) & mac_u64(&m), mac_u64(&m)));
+        let mac = |x: Option<([u8; 6], [u8; 6])>| {
+            x.map_or((0, 0), |(v, m)| (mac_u64(&v) & mac_u64(&m), mac_u64(&m)))
+        };
         let (smac, smac_m) = mac(r.src_mac);
         let (dmac, dmac_m) = mac(r.dst_mac);
         let (sip, sip_m) = prefix(r.src_ip)?;
@@ -595,7 +597,10 @@ mod tests {
 
     fn rules_with(acl: &[AclRule], default: Action) -> VethRules {
         VethRules {
-            acl: acl.iter().map(|r| CompiledRule::compile(r).unwrap()).collect(),
+            acl: acl
+                .iter()
+                .map(|r| CompiledRule::compile(r).unwrap())
+                .collect(),
             acl_default: default,
             ..VethRules::default()
         }
@@ -665,11 +670,13 @@ mod tests {
             Action::Permit,
         );
         assert_eq!(m.ingress(&f, &l2), Err(DropReason::AclDeny));
-        assert!(CompiledRule::compile(&AclRule {
-            src_ip: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), 33)),
-            ..AclRule::default()
-        })
-        .is_err());
+        assert!(
+            CompiledRule::compile(&AclRule {
+                src_ip: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), 33)),
+                ..AclRule::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
