@@ -73,32 +73,23 @@ struct MbufSink<'a, 'p, 'm> {
     bufs: &'a mut [Burst<MAX_PKT_BURST>],
     pool: &'a Mempool<'m>,
     c: &'a RoleCounters,
-    /// TSC when a buffer last went from empty to holding packets, 0 = all
+    /// TSC when a buffer went from empty to holding packets, 0 = all
     /// buffers empty.
-    since: u64,
+    since: &'a mut u64,
 }
 
-impl MbufSink<'_, '_, '_> {
-    #[inline(always)]
-    fn flush(&mut self, p: usize) {
-        let (buf, txq) = (&mut self.bufs[p], &mut self.tx[p]);
-        if buf.is_empty() {
-            return;
-        }
-        let sent = txq.tx_burst(buf);
-        let pc = self.c.port(p);
-        pc.tx.add(sent as u64);
-        if !buf.is_empty() {
-            pc.tx_full.add(buf.len() as u64);
-            buf.clear();
-        }
+/// Transmits `buf` on `txq`; frees and counts what the queue did not take.
+#[inline(always)]
+fn flush(buf: &mut Burst<MAX_PKT_BURST>, txq: &mut TxQueue<'_>, c: &RoleCounters, p: usize) {
+    if buf.is_empty() {
+        return;
     }
-
-    fn flush_all(&mut self) {
-        for p in 0..self.bufs.len() {
-            self.flush(p);
-        }
-        self.since = 0;
+    let sent = txq.tx_burst(buf);
+    let pc = c.port(p);
+    pc.tx.add(sent as u64);
+    if !buf.is_empty() {
+        pc.tx_full.add(buf.len() as u64);
+        buf.clear();
     }
 }
 
@@ -106,18 +97,18 @@ impl Sink<Mbuf> for MbufSink<'_, '_, '_> {
     #[inline(always)]
     fn send(&mut self, port: u16, b: Mbuf) {
         let p = usize::from(port);
-        let Some(buf) = self.bufs.get_mut(p) else {
+        let (Some(buf), Some(txq)) = (self.bufs.get_mut(p), self.tx.get_mut(p)) else {
             self.c.drop(crate::drop::DropReason::WrongPort).add(1);
             return;
         };
-        if self.since == 0 {
-            self.since = rdtsc().max(1);
+        if *self.since == 0 {
+            *self.since = rdtsc().max(1);
         }
         if let Err(b) = buf.push(b) {
             drop(b);
         }
         if buf.is_full() {
-            self.flush(p);
+            flush(buf, txq, self.c, p);
         }
     }
 
@@ -132,49 +123,107 @@ impl Sink<Mbuf> for MbufSink<'_, '_, '_> {
     }
 }
 
+/// One worker: a pipeline, its queues, its tx buffers. [`run`] loops on
+/// [`Worker::poll`]; tests may step it themselves.
+pub struct Worker<'a, 'p, 'm, P> {
+    pipe: P,
+    q: &'a mut RoleQueues<'p>,
+    bufs: Vec<Burst<MAX_PKT_BURST>>,
+    rx: Burst<MAX_PKT_BURST>,
+    pool: &'a Mempool<'m>,
+    c: &'a RoleCounters,
+    since: u64,
+    drain: u64,
+}
+
+impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
+    /// A worker running `pipe` over `q`; replicas come from `pool`.
+    pub fn new(
+        pipe: P,
+        q: &'a mut RoleQueues<'p>,
+        pool: &'a Mempool<'m>,
+        c: &'a RoleCounters,
+        tsc: Tsc,
+    ) -> Self {
+        Worker {
+            pipe,
+            bufs: q.tx.iter().map(|_| Burst::new()).collect(),
+            q,
+            rx: Burst::new(),
+            pool,
+            c,
+            since: 0,
+            drain: tsc.us_to_ticks(BURST_TX_DRAIN_US),
+        }
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &P {
+        &self.pipe
+    }
+
+    /// One loop iteration: quiescent state, drain timer, one rx burst per
+    /// queue through the pipeline. Returns the packets received.
+    #[inline]
+    pub fn poll(&mut self) -> usize {
+        let now = rdtsc();
+        self.pipe.quiescent(now);
+        if self.since != 0 && now.wrapping_sub(self.since) > self.drain {
+            self.flush();
+        }
+        let mut total = 0;
+        let mut sink = MbufSink {
+            tx: &mut self.q.tx,
+            bufs: &mut self.bufs,
+            pool: self.pool,
+            c: self.c,
+            since: &mut self.since,
+        };
+        for (port, rxq) in self.q.rx.iter_mut() {
+            let n = rxq.rx_burst(&mut self.rx);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            self.c.port(usize::from(*port)).rx.add(n as u64);
+            self.pipe
+                .process(*port, &mut self.rx, &mut sink, now, self.c);
+            self.rx.clear();
+        }
+        self.c.loops.add(1);
+        total
+    }
+
+    /// Transmits every tx buffer now.
+    pub fn flush(&mut self) {
+        for (p, (b, q)) in self.bufs.iter_mut().zip(self.q.tx.iter_mut()).enumerate() {
+            flush(b, q, self.c, p);
+        }
+        self.since = 0;
+    }
+}
+
 /// Runs `pipe` over the queues of `q` until `stop` is set, then flushes.
 /// `pool` provides the mbufs of replicas.
 pub fn run<P: Pipeline<Mbuf>>(
-    mut pipe: P,
+    pipe: P,
     q: &mut RoleQueues<'_>,
     pool: &Mempool<'_>,
     c: &RoleCounters,
     stop: &AtomicBool,
     tsc: Tsc,
 ) {
-    let drain = tsc.us_to_ticks(BURST_TX_DRAIN_US);
-    let mut bufs: Vec<Burst<MAX_PKT_BURST>> = q.tx.iter().map(|_| Burst::new()).collect();
-    let mut rx: Burst<MAX_PKT_BURST> = Burst::new();
-    let mut sink = MbufSink {
-        tx: &mut q.tx,
-        bufs: &mut bufs,
-        pool,
-        c,
-        since: 0,
-    };
+    let mut w = Worker::new(pipe, q, pool, c, tsc);
     while !stop.load(Ordering::Relaxed) {
-        let now = rdtsc();
-        pipe.quiescent(now);
-        if sink.since != 0 && now.wrapping_sub(sink.since) > drain {
-            sink.flush_all();
-        }
-        for (port, rxq) in q.rx.iter_mut() {
-            let n = rxq.rx_burst(&mut rx);
-            if n == 0 {
-                continue;
-            }
-            c.port(usize::from(*port)).rx.add(n as u64);
-            pipe.process(*port, &mut rx, &mut sink, now, c);
-            rx.clear();
-        }
-        c.loops.add(1);
+        w.poll();
     }
-    sink.flush_all();
+    w.flush();
 }
 
 /// Launches one worker per entry of `lcores`, each with the pipeline
 /// `make(worker index)` and counter block `counters[w]`, over `ports`;
 /// runs `monitor` on the calling lcore, then stops and joins the workers.
+#[allow(clippy::too_many_arguments)] // each is a separate resource of the run
 pub fn launch<P, T>(
     eal: &Eal,
     ports: &[Port<'_>],

@@ -135,14 +135,14 @@ fn vn_extender(edit: impl FnOnce(&mut Vec<VethConfig>)) -> Extender {
 fn extender_upstream_pushes_the_vif_tag() {
     let mut e = vn_extender(|_| {});
     let f = eth(mac(9), mac(1), 0x0800, 64);
-    let o = run(&mut e, 1, &[f.clone()], 5);
+    let o = run(&mut e, 1, std::slice::from_ref(&f), 5);
     assert_eq!(
         o.frames(0),
         vec![insert_at12(&f, &vntag(false, false, 0, false, 10))]
     );
     assert_eq!(o.total_out(), 1, "nothing local, not even broadcast");
     let bc = eth([0xff; 6], mac(1), 0x0806, 60);
-    let o = run(&mut e, 2, &[bc.clone()], 5);
+    let o = run(&mut e, 2, std::slice::from_ref(&bc), 5);
     assert_eq!(
         o.frames(0),
         vec![insert_at12(&bc, &vntag(false, false, 0, false, 11))]
@@ -505,7 +505,7 @@ fn station_sends_everything_up_unmodified() {
 fn station_reflection_filter_and_unicast() {
     let mut s = station(false);
     let bc = eth([0xff; 6], mac(1), 0x0806, 60);
-    let o = run(&mut s, 0, &[bc.clone()], 4);
+    let o = run(&mut s, 0, std::slice::from_ref(&bc), 4);
     assert_eq!(
         o.frames(1).len(),
         0,
@@ -523,7 +523,7 @@ fn station_reflection_filter_and_unicast() {
 fn multichannel_station_tags_per_channel() {
     let mut s = station(true);
     let f = eth([0xff; 6], mac(1), 0x0806, 60);
-    let o = run(&mut s, 1, &[f.clone()], 4);
+    let o = run(&mut s, 1, std::slice::from_ref(&f), 4);
     assert_eq!(o.frames(0), vec![insert_at12(&f, &stag(2))]);
     // Down: channel 2 broadcast from VM 1 reaches VM 2 only; channel 3 VM 3.
     let o = run(&mut s, 0, &[insert_at12(&f, &stag(2))], 4);
@@ -661,7 +661,7 @@ fn bridge_flood_with_vif_list_sets_looped_and_src() {
     );
     // From an ordinary port: one list copy without l.
     let bc1 = eth([0xff; 6], mac(1), 0x0806, 60);
-    let o = run(&mut br, 1, &[bc1.clone()], 4);
+    let o = run(&mut br, 1, std::slice::from_ref(&bc1), 4);
     assert_eq!(
         o.frames(0),
         vec![insert_at12(&bc1, &vntag(true, true, 300, false, 0))]
@@ -679,7 +679,7 @@ fn bridge_ordinary_port_vlan_retag_and_unicast() {
     let o = run(&mut br, 2, &[insert_at12(&f, &ctag(0, 5))], 4);
     assert_eq!(o.frames(1), vec![f.clone()], "untagged on the access port");
     // Native VLAN 6 untagged: only the trunk is in VLAN 6 -> nothing.
-    let o = run(&mut br, 2, &[f.clone()], 4);
+    let o = run(&mut br, 2, std::slice::from_ref(&f), 4);
     assert_eq!(o.drops(DropReason::NoDestination), 1);
     // VLAN 7 is not allowed on the trunk.
     let o = run(&mut br, 2, &[insert_at12(&f, &ctag(0, 7))], 4);
@@ -703,14 +703,14 @@ fn bridge_reflective_relay_on_vepa_links() {
     // Two VMs behind the VEPA link: A (MAC 21) then B (MAC 22).
     run(&mut br, 3, &[eth([0xff; 6], mac(22), 0x0806, 60)], 4);
     let bc = eth([0xff; 6], mac(21), 0x0806, 60);
-    let o = run(&mut br, 3, &[bc.clone()], 4);
+    let o = run(&mut br, 3, std::slice::from_ref(&bc), 4);
     assert_eq!(
         o.frames(3),
         vec![bc],
         "broadcast reflected back down the VEPA link"
     );
     let f = eth(mac(22), mac(21), 0x0800, 64);
-    let o = run(&mut br, 3, &[f.clone()], 4);
+    let o = run(&mut br, 3, std::slice::from_ref(&f), 4);
     assert_eq!(o.frames(3), vec![f], "unicast relayed back out of its port");
 }
 

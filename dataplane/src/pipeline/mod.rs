@@ -61,8 +61,8 @@ impl<const N: usize> Pkts<Mbuf> for Burst<N> {
         self.retain_indexed(|i, m| keep(i, m), |_, m| drop(m));
     }
     #[inline(always)]
-    fn drain_each(&mut self, mut f: impl FnMut(usize, Mbuf)) {
-        self.retain_indexed(|_, _| false, |i, m| f(i, m));
+    fn drain_each(&mut self, f: impl FnMut(usize, Mbuf)) {
+        self.retain_indexed(|_, _| false, f);
     }
 }
 
