@@ -18,7 +18,8 @@
 //! vEth or the second changed, so steady traffic does not bounce cache
 //! lines between workers. A full pair of buckets means the MAC is not
 //! learned (frames to it are flooded), counted by [`LearnTable::full`]:
-//! size the table at about twice the MACs expected.
+//! size the table at about four times the MACs expected (measured: 64K
+//! MACs in 128K slots left 14 unlearned, in 256K slots none).
 //!
 //! Ageing ([`LearnTable::age`], called by the control thread) marks an old
 //! value [`TOMBSTONE`] with a CAS (so a concurrent refresh wins), empties
@@ -382,6 +383,17 @@ mod tests {
             assert_eq!(t.lookup(*m, 1), Some(0));
         }
         assert_eq!(t.count(0) as usize, learned.len());
+    }
+
+    #[test]
+    fn sized_at_4x_learns_64k_macs() {
+        let t = LearnTable::new(4 * 65536, 1024);
+        for m in 0..65536u64 {
+            let mac = 0x0200_0000_0000 | (m % 1024) << 16 | m / 1024;
+            t.learn(mac, 10, (m % 1024) as u16, 0, u32::MAX);
+        }
+        assert_eq!(t.full(), 0);
+        assert_eq!(t.entries().len(), 65536);
     }
 
     #[test]
