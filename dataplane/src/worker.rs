@@ -11,17 +11,27 @@
 //! Once per iteration the worker reports a quiescent state
 //! ([`Pipeline::quiescent`]), which switches to newly published tables.
 //!
-//! Replicas (multicast, flooding, mirroring) are copies: a fresh mbuf from
-//! the worker's pool and a copy of the frame (single-segment frames; a
-//! chained one cannot be replicated and is counted `no_mbuf`).
+//! Replicas (multicast, flooding) of frames up to [`SHARE_ABOVE`] bytes
+//! are copies (a fresh mbuf from the worker's pool); larger ones share the
+//! frame's bytes ([`SharedMbuf`]: a copied [`SHARE_HEAD`]-byte header
+//! chained to a refcounted indirect mbuf). Mirror copies are always full
+//! copies of single-segment frames (a chained one is counted `no_mbuf`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::dpdk::{
-    Burst, Eal, Error, LcoreId, Mbuf, Mempool, Port, QueueId, Result, RxQueue, Tsc, TxQueue, rdtsc,
+    Burst, Eal, Error, LcoreId, Mbuf, Mempool, Port, QueueId, Result, RxQueue, SharedMbuf, Tsc,
+    TxQueue, rdtsc,
 };
 use crate::fwd::{BURST_TX_DRAIN_US, MAX_PKT_BURST};
 use crate::pipeline::{Pipeline, RoleCounters, Sink};
+
+/// Frames longer than this are replicated by reference ([`SharedMbuf`]):
+/// each replica is a copied header chained to the shared rest.
+pub const SHARE_ABOVE: u32 = 256;
+/// Bytes copied into a by-reference replica's own first segment: every
+/// header the roles edit or read (MACs, tags, C-tag, L3/L4 for ACLs).
+pub const SHARE_HEAD: u16 = 128;
 
 /// What one worker owns: its rx queues (with their port index) and one tx
 /// queue per port.
@@ -120,6 +130,22 @@ impl Sink<Mbuf> for MbufSink<'_, '_, '_> {
         let mut m = self.pool.alloc()?;
         m.set_data(b.data()).ok()?;
         Some(m)
+    }
+
+    type Shared = SharedMbuf;
+
+    #[inline]
+    fn share(&mut self, b: Mbuf) -> std::result::Result<SharedMbuf, Mbuf> {
+        if b.pkt_len() > SHARE_ABOVE {
+            Ok(b.into_shared())
+        } else {
+            Err(b)
+        }
+    }
+
+    #[inline]
+    fn replica(&mut self, s: &SharedMbuf) -> Option<Mbuf> {
+        s.replica(self.pool, SHARE_HEAD)
     }
 }
 

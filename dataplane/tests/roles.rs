@@ -110,6 +110,19 @@ fn run_at<P: Pipeline<TestBuf>>(
     Out { sink, c }
 }
 
+fn run_bufs<P: Pipeline<TestBuf>>(
+    p: &mut P,
+    port: u16,
+    mut pkts: Vec<TestBuf>,
+    nports: usize,
+) -> Out {
+    let mut sink = VecSink::new(nports);
+    let c = RoleCounters::new(nports, 16);
+    p.quiescent(0);
+    p.process(port, &mut pkts, &mut sink, 0, &c);
+    Out { sink, c }
+}
+
 // ---------------------------------------------------------------- extender
 
 /// VN-Tag extender: port 0 uplink, VF ports 1..=3 with VIFs 10, 11, 12,
@@ -780,4 +793,61 @@ fn etag_bridge_link_list_uses_ingress_ecid() {
         vec![insert_at12(&bc, &etag(0, 0x10, 1, 0x005))]
     );
     assert_eq!(o.frames(1), vec![bc]);
+}
+
+#[test]
+fn buffer_limits_are_drops_not_corruption() {
+    let mut e = vn_extender(|_| {});
+    let f = eth(mac(9), mac(1), 0x0800, 64);
+    let mut vlan_cut = insert_at12(&f, &ctag(0, 5));
+    vlan_cut.truncate(16);
+    let pkts = vec![
+        // Headers split over segments: 10 bytes in the first.
+        TestBuf::chained(&f, 128, 64, 10),
+        // No headroom for the 6-byte tag.
+        TestBuf::new(&f, 2, 64),
+        // A C-tag cut short.
+        TestBuf::new(&vlan_cut, 128, 64),
+        // A chained frame whose first segment holds everything needed.
+        TestBuf::chained(&f, 128, 64, 60),
+    ];
+    let o = run_bufs(&mut e, 1, pkts, 5);
+    assert_eq!(o.drops(DropReason::ChainedHeader), 1);
+    assert_eq!(o.drops(DropReason::NoHeadroom), 1);
+    assert_eq!(o.drops(DropReason::Truncated), 1);
+    assert_eq!(
+        o.frames(0),
+        vec![insert_at12(&f, &vntag(false, false, 0, false, 10))]
+    );
+    // Downstream: stripped to 54 bytes, no tailroom to pad to 60.
+    let short = insert_at12(
+        &eth(mac(1), mac(9), 0x0800, 54),
+        &vntag(true, false, 10, false, 0),
+    );
+    let o = run_bufs(&mut e, 0, vec![TestBuf::new(&short, 128, 0)], 5);
+    assert_eq!((o.drops(DropReason::NoTailroom), o.total_out()), (1, 0));
+}
+
+#[test]
+fn large_frames_are_replicated_by_reference() {
+    let mut e = vn_extender(|_| {});
+    let inner = eth([0xff; 6], mac(9), 0x0800, 1000);
+    let tagged = insert_at12(&inner, &vntag(true, true, 100, false, 0));
+    let mut sink = VecSink::new(5);
+    sink.share_above = Some(256);
+    let c = RoleCounters::new(5, 4);
+    let mut pkts = vec![TestBuf::new(&tagged, 128, 64)];
+    e.process(0, &mut pkts, &mut sink, 0, &c);
+    for p in 1..=3 {
+        assert_eq!(sink.out[p].len(), 1);
+        assert_eq!(sink.out[p][0].frame(), &inner[..]);
+    }
+    // No replica can be made for the last two members.
+    let mut sink = VecSink::new(5);
+    sink.share_above = Some(256);
+    sink.copies_left = Some(1);
+    let mut pkts = vec![TestBuf::new(&tagged, 128, 64)];
+    e.process(0, &mut pkts, &mut sink, 0, &c);
+    assert_eq!(sink.out.iter().map(Vec::len).sum::<usize>(), 1);
+    assert_eq!(c.drop(DropReason::NoMbuf).get(), 2);
 }

@@ -92,6 +92,13 @@ pub trait Sink<B> {
     /// A copy of `b` (replication, mirroring), or `None` when none can be
     /// made (counted `no_mbuf`).
     fn copy(&mut self, b: &B) -> Option<B>;
+    /// A packet frozen for replication by reference.
+    type Shared;
+    /// Freezes `b` for replication by reference when that beats copying
+    /// (large frames), else gives it back.
+    fn share(&mut self, b: B) -> Result<Self::Shared, B>;
+    /// A replica of a frozen packet (`None`: counted `no_mbuf`).
+    fn replica(&mut self, s: &Self::Shared) -> Option<B>;
 }
 
 /// A [`Sink`] that collects packets per port (tests, benches).
@@ -101,6 +108,9 @@ pub struct VecSink<B> {
     pub out: Vec<Vec<B>>,
     /// Copies left to make before `copy` fails (`None`: unlimited).
     pub copies_left: Option<usize>,
+    /// Frames longer than this are replicated through `share` (`None`:
+    /// always copied).
+    pub share_above: Option<usize>,
 }
 
 impl<B> VecSink<B> {
@@ -109,6 +119,7 @@ impl<B> VecSink<B> {
         VecSink {
             out: (0..ports).map(|_| Vec::new()).collect(),
             copies_left: None,
+            share_above: None,
         }
     }
 }
@@ -122,6 +133,16 @@ impl Sink<TestBuf> for VecSink<TestBuf> {
             *n = n.checked_sub(1)?;
         }
         Some(b.clone())
+    }
+    type Shared = TestBuf;
+    fn share(&mut self, b: TestBuf) -> Result<TestBuf, TestBuf> {
+        match self.share_above {
+            Some(n) if b.pkt_len() > n => Ok(b),
+            _ => Err(b),
+        }
+    }
+    fn replica(&mut self, s: &TestBuf) -> Option<TestBuf> {
+        self.copy(s)
     }
 }
 
@@ -205,11 +226,14 @@ pub(crate) fn ingress<B: PacketBuf>(
     now: u64,
 ) -> Result<(u16, L2), DropReason> {
     let d = b.data();
-    if !b.is_contiguous() && d.len() < b.pkt_len().min(128) {
+    let r = &veth.cfg.rules;
+    // The headers the rules read must be in the first segment: MACs and a
+    // C-tag, and for an ACL the longest IPv4 header plus the L4 ports.
+    let need = if r.acl.is_empty() { 18 } else { 18 + 60 + 4 };
+    if !b.is_contiguous() && d.len() < b.pkt_len().min(need) {
         return Err(DropReason::ChainedHeader);
     }
     let l2 = classify(d)?;
-    let r = &veth.cfg.rules;
     let vlan = r.ingress(d, &l2)?;
     if r.policer.is_some()
         && let Some(m) = meter
@@ -294,10 +318,11 @@ pub(crate) fn ctag_vid(d: &[u8]) -> Option<u16> {
         .then(|| u16::from_be_bytes([d[14], d[15]]) & 0x0fff)
 }
 
-/// Sends `b` to the destinations `f` yields, copying it for all but the
-/// last (the original goes last, unmodified until then). `deliver` applies
-/// the per-destination egress work and sends. Returns how many
-/// destinations there were.
+/// Sends `b` to the destinations `dests` yields. A large frame that the
+/// sink [`Sink::share`]s goes to each as a replica sharing its bytes;
+/// otherwise it is copied for all but the last, and the original goes
+/// last, unmodified until then. `deliver` applies the per-destination
+/// egress work and sends. Returns how many destinations there were.
 #[inline]
 pub(crate) fn replicate<B, S, D: Copy>(
     b: B,
@@ -310,6 +335,20 @@ where
     B: PacketBuf,
     S: Sink<B>,
 {
+    let b = match sink.share(b) {
+        Ok(shared) => {
+            let mut n = 0;
+            for d in dests {
+                n += 1;
+                match sink.replica(&shared) {
+                    Some(r) => deliver(sink, r, d),
+                    None => c.drop(DropReason::NoMbuf).add(1),
+                }
+            }
+            return n;
+        }
+        Err(b) => b,
+    };
     let mut pending: Option<D> = None;
     let mut n = 0;
     for d in dests {
