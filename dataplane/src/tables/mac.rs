@@ -389,7 +389,7 @@ mod tests {
     fn sized_at_4x_learns_64k_macs() {
         let t = LearnTable::new(4 * 65536, 1024);
         for m in 0..65536u64 {
-            let mac = 0x0200_0000_0000 | (m % 1024) << 16 | m / 1024;
+            let mac = 0x0200_0000_0000 | (m % 1024) << 16 | (m / 1024);
             t.learn(mac, 10, (m % 1024) as u16, 0, u32::MAX);
         }
         assert_eq!(t.full(), 0);
