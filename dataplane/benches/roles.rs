@@ -6,8 +6,9 @@
 //!   whose first 15 rules miss (the last permits), and the policer.
 //! - `extender/up`, `extender/down`: a VN-Tag extender with 64 vEths, each
 //!   with anti-spoof + the 16-rule ACL + a policer (the target
-//!   set-up); up = one VF's burst tagged for the uplink, down = a burst to
-//!   64 VIFs.
+//!   set-up); up = one VF's burst of one flow tagged for the uplink (the
+//!   ACL runs once per run of one flow), up_mixed = 32 flows (the ACL runs
+//!   per frame), down = a burst to 64 VIFs.
 //! - `station/up`, `station/down`: a basic VEPA station with 64 VMs.
 //! - `bridge/hairpin`: a controlling bridge with 1024 vEths on one VN-Tag
 //!   extender link and 64K learned MACs; each frame goes back down the
@@ -197,6 +198,23 @@ fn bench_extender(c: &mut Criterion) {
         })
     });
     bu.check();
+
+    // 32 flows (UDP destination ports): every frame runs the whole ACL.
+    let mixed: Vec<Vec<u8>> = (0..BURST as u16)
+        .map(|i| {
+            let mut f = ipv4(mac(9), mac(1));
+            f[36..38].copy_from_slice(&(3000 + i).to_be_bytes());
+            f
+        })
+        .collect();
+    let mut bm = Bench::new(mixed, 65, 64);
+    g.bench_function("up_mixed", |bch| {
+        bch.iter(|| {
+            now += 1000;
+            bm.run(&mut e, 1, now)
+        })
+    });
+    bm.check();
 
     let down: Vec<Vec<u8>> = (0..BURST as u16)
         .map(|i| insert_at12(&ipv4(mac(i % 64 + 1), mac(9)), &vntag(true, i % 64 + 1, 0)))

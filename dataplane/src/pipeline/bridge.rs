@@ -37,6 +37,7 @@ use crate::kernels::{
     Disposition, ETag, ETagMeta, Kernels, PacketBuf, STag, STagMeta, TagBytes, TagKind, VnTag,
     VnTagMeta,
 };
+use crate::tables::rules::AclMemo;
 use crate::tables::{
     EgressTag, ExtKind, LearnTable, Learned, NO_VETH, PortKind, RcuReader, Role, Tables, mac_u64,
 };
@@ -288,13 +289,20 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
         let meters = &mut self.common.meters;
         let learn = &*self.learn;
         let (src, next) = (&self.src, &self.next);
+        let mut memo = AclMemo::default();
         pkts.drain_each(|i, mut b| {
             if let Disposition::Drop(r) = next[i] {
                 return count_drop(c, None, r);
             }
             let v = src[i];
             let veth = &t.veths()[usize::from(v)];
-            let vlan = match ingress(&mut b, veth, meters.get_mut(usize::from(v)), now) {
+            let vlan = match ingress(
+                &mut b,
+                (v, veth),
+                meters.get_mut(usize::from(v)),
+                &mut memo,
+                now,
+            ) {
                 Ok((vlan, _)) => vlan,
                 Err(r) => return count_drop(c, Some(v), r),
             };

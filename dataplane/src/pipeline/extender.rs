@@ -24,6 +24,7 @@ use crate::drop::DropReason;
 use crate::kernels::{
     Disposition, ETag, ETagMeta, Kernels, PacketBuf, TagBytes, TagKind, VnTag, VnTagMeta,
 };
+use crate::tables::rules::AclMemo;
 use crate::tables::{ExtKind, PortKind, RcuReader, Role, Tables};
 
 /// The port-extender pipeline of one worker.
@@ -183,17 +184,20 @@ impl Up<'_> {
         let vc = c.veth(v);
         let meter = self.meters.get_mut(usize::from(v));
         let mut meter = meter;
-        pkts.retain_mut(|_, b| match ingress(b, veth, meter.as_deref_mut(), now) {
-            Ok(_) => {
-                vc.rx(b.pkt_len());
-                mirror(b, veth, sink, c);
-                true
-            }
-            Err(r) => {
-                count_drop(c, Some(v), r);
-                false
-            }
-        });
+        let mut memo = AclMemo::default();
+        pkts.retain_mut(
+            |_, b| match ingress(b, (v, veth), meter.as_deref_mut(), &mut memo, now) {
+                Ok(_) => {
+                    vc.rx(b.pkt_len());
+                    mirror(b, veth, sink, c);
+                    true
+                }
+                Err(r) => {
+                    count_drop(c, Some(v), r);
+                    false
+                }
+            },
+        );
         let n = pkts.slice().len();
         self.veth[..n].fill(v);
         self.k

@@ -33,7 +33,7 @@ pub use station::Station;
 use crate::dpdk::{Burst, Mbuf};
 use crate::drop::DropReason;
 use crate::kernels::{Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
-use crate::tables::rules::{L2, classify};
+use crate::tables::rules::{AclMemo, L2, classify};
 use crate::tables::{EgressTag, Meter, RcuReader, Tables, Veth};
 
 /// Packets per burst a pipeline accepts (the worker's `MAX_PKT_BURST`).
@@ -221,8 +221,9 @@ pub(crate) fn count_drop(c: &RoleCounters, veth: Option<u16>, r: DropReason) {
 #[inline(always)]
 pub(crate) fn ingress<B: PacketBuf>(
     b: &mut B,
-    veth: &Veth,
+    (v, veth): (u16, &Veth),
     meter: Option<&mut Meter>,
+    memo: &mut AclMemo,
     now: u64,
 ) -> Result<(u16, L2), DropReason> {
     let d = b.data();
@@ -234,7 +235,7 @@ pub(crate) fn ingress<B: PacketBuf>(
         return Err(DropReason::ChainedHeader);
     }
     let l2 = classify(d)?;
-    let vlan = r.ingress(d, &l2)?;
+    let vlan = r.ingress_memo(d, &l2, v, memo)?;
     if r.policer.is_some()
         && let Some(m) = meter
         && !m.pass(b.pkt_len() as u32, now)

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, STagMeta};
+use crate::tables::rules::AclMemo;
 use crate::tables::{PortKind, RcuReader, Role, Tables, mac_u64};
 
 /// The VEPA station pipeline of one worker.
@@ -107,15 +108,18 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                 let veth = &t.veths()[usize::from(v)];
                 let vc = c.veth(v);
                 let mut meter = self.common.meters.get_mut(usize::from(v));
-                pkts.retain_mut(|_, b| match ingress(b, veth, meter.as_deref_mut(), now) {
-                    Ok(_) => {
-                        vc.rx(b.pkt_len());
-                        mirror(b, veth, sink, c);
-                        true
-                    }
-                    Err(r) => {
-                        count_drop(c, Some(v), r);
-                        false
+                let mut memo = AclMemo::default();
+                pkts.retain_mut(|_, b| {
+                    match ingress(b, (v, veth), meter.as_deref_mut(), &mut memo, now) {
+                        Ok(_) => {
+                            vc.rx(b.pkt_len());
+                            mirror(b, veth, sink, c);
+                            true
+                        }
+                        Err(r) => {
+                            count_drop(c, Some(v), r);
+                            false
+                        }
                     }
                 });
                 let up = t.uplink();

@@ -288,6 +288,16 @@ pub struct AclKey {
     pub dport: u16,
 }
 
+/// The last ACL decision, for [`VethRules::ingress_memo`]. Start each
+/// burst with `AclMemo::default()` (the tables may change between bursts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AclMemo {
+    key: AclKey,
+    veth: u16,
+    deny: bool,
+    valid: bool,
+}
+
 /// srTCM parameters (RFC 2697, as `rte_meter_srtcm_params`): committed
 /// rate in bytes per second, committed and excess burst sizes in bytes.
 /// Green and yellow pass; red is dropped (`policed`).
@@ -453,21 +463,46 @@ impl VethRules {
     /// policer is the caller's, it needs per-worker state).
     #[inline]
     pub fn ingress(&self, d: &[u8], l2: &L2) -> Result<u16, DropReason> {
+        self.ingress_memo(d, l2, 0, &mut AclMemo::default())
+    }
+
+    /// [`VethRules::ingress`] for vEth `veth`, reusing the ACL decision of
+    /// the previous frame when it has the same ACL key on the same vEth
+    /// (`memo`, kept for one burst: runs of one flow are looked up once).
+    #[inline]
+    pub fn ingress_memo(
+        &self,
+        d: &[u8],
+        l2: &L2,
+        veth: u16,
+        memo: &mut AclMemo,
+    ) -> Result<u16, DropReason> {
         if !self.admin_up {
             return Err(DropReason::AdminDown);
         }
         let vlan = self.vlan_of(l2.ctag_vid)?;
         if let Some(macs) = &self.allowed_macs {
-            let src = &d[6..12];
-            if !macs.iter().any(|m| m == src) {
+            let src: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
+            if !macs.contains(&src) {
                 return Err(DropReason::MacSpoof);
             }
         }
         if !self.acl.is_empty() {
             let k = acl_key(d, l2, vlan);
-            let deny = match self.acl.iter().find(|r| r.matches(&k)) {
-                Some(r) => r.deny,
-                None => self.acl_default == Action::Deny,
+            let deny = if memo.valid && memo.veth == veth && memo.key == k {
+                memo.deny
+            } else {
+                let deny = match self.acl.iter().find(|r| r.matches(&k)) {
+                    Some(r) => r.deny,
+                    None => self.acl_default == Action::Deny,
+                };
+                *memo = AclMemo {
+                    key: k,
+                    veth,
+                    deny,
+                    valid: true,
+                };
+                deny
             };
             if deny {
                 return Err(DropReason::AclDeny);
@@ -639,6 +674,38 @@ mod tests {
             r.ingress(&arp, &classify(&arp).unwrap()),
             Err(DropReason::AclDeny)
         );
+    }
+
+    #[test]
+    fn acl_memo_reuses_only_the_same_key_and_veth() {
+        let r = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                dst_port: Some((80, 80)),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        let f80 = ipv4_udp([1; 4], [2; 4], 1, 80);
+        let f81 = ipv4_udp([1; 4], [2; 4], 1, 81);
+        let l2 = classify(&f80).unwrap();
+        let mut memo = AclMemo::default();
+        for _ in 0..2 {
+            assert_eq!(
+                r.ingress_memo(&f80, &l2, 0, &mut memo),
+                Err(DropReason::AclDeny)
+            );
+            assert!(r.ingress_memo(&f81, &l2, 0, &mut memo).is_ok());
+        }
+        assert_eq!(
+            r.ingress_memo(&f80, &l2, 0, &mut memo),
+            Err(DropReason::AclDeny)
+        );
+        // Same key, another vEth with other rules: not reused.
+        let open = VethRules::default();
+        assert!(open.ingress_memo(&f80, &l2, 1, &mut memo).is_ok());
+        let permit_all = rules_with(&[], Action::Permit);
+        assert!(permit_all.ingress_memo(&f80, &l2, 2, &mut memo).is_ok());
     }
 
     #[test]
