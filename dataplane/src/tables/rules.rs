@@ -140,27 +140,20 @@ pub struct AclRule {
 }
 
 /// An [`AclRule`] compiled to masks: matching is a fixed sequence of
-/// and/xor/compare, no branch per field.
+/// and/xor/or over five words and two range checks, one branch per rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompiledRule {
-    smac: u64,
-    smac_m: u64,
-    dmac: u64,
-    dmac_m: u64,
-    et: u16,
-    et_m: u16,
-    vlan: u16,
-    vlan_m: u16,
-    proto: u8,
-    proto_m: u8,
-    sip: u128,
+    /// Masks and values of (smac, dmac, misc); see [`AclKey::misc`].
+    m: [u64; 3],
+    v: [u64; 3],
     sip_m: u128,
-    dip: u128,
+    sip: u128,
     dip_m: u128,
-    sport: (u16, u16),
-    dport: (u16, u16),
-    /// Set when the rule needs an IP frame (any IP or port field set).
-    needs_ip: bool,
+    dip: u128,
+    sport_lo: u16,
+    sport_span: u16,
+    dport_lo: u16,
+    dport_span: u16,
     deny: bool,
 }
 
@@ -194,10 +187,10 @@ impl CompiledRule {
     /// empty port range.
     pub fn compile(r: &AclRule) -> Result<CompiledRule, String> {
         let mac = |x: Option<([u8; 6], [u8; 6])>| {
-            x.map_or((0, 0), |(v, m)| (mac_u64(&v) & mac_u64(&m), mac_u64(&m)))
+            x.map_or((0, 0), |(v, m)| (mac_u64(&m), mac_u64(&v) & mac_u64(&m)))
         };
-        let (smac, smac_m) = mac(r.src_mac);
-        let (dmac, dmac_m) = mac(r.dst_mac);
+        let (smac_m, smac) = mac(r.src_mac);
+        let (dmac_m, dmac) = mac(r.dst_mac);
         let (sip, sip_m) = prefix(r.src_ip)?;
         let (dip, dip_m) = prefix(r.dst_ip)?;
         for (lo, hi) in [r.src_port, r.dst_port].into_iter().flatten() {
@@ -210,28 +203,43 @@ impl CompiledRule {
         {
             return Err(format!("VLAN {v} is above 4095"));
         }
+        let needs_ports = r.src_port.is_some() || r.dst_port.is_some();
+        let needs_ip =
+            r.src_ip.is_some() || r.dst_ip.is_some() || r.protocol.is_some() || needs_ports;
+        let (mut mm, mut mv) = (0u64, 0u64);
+        if let Some(et) = r.ethertype {
+            mm |= 0xffff << 48;
+            mv |= u64::from(et) << 48;
+        }
+        if let Some(vl) = r.vlan {
+            mm |= 0xffff << 32;
+            mv |= u64::from(vl) << 32;
+        }
+        if let Some(p) = r.protocol {
+            mm |= 0xff << 24;
+            mv |= u64::from(p) << 24;
+        }
+        if needs_ip {
+            mm |= AclKey::IS_IP;
+            mv |= AclKey::IS_IP;
+        }
+        if needs_ports {
+            mm |= AclKey::HAS_PORTS;
+            mv |= AclKey::HAS_PORTS;
+        }
+        let (sl, sh) = r.src_port.unwrap_or((0, u16::MAX));
+        let (dl, dh) = r.dst_port.unwrap_or((0, u16::MAX));
         Ok(CompiledRule {
-            smac,
-            smac_m,
-            dmac,
-            dmac_m,
-            et: r.ethertype.unwrap_or(0),
-            et_m: if r.ethertype.is_some() { 0xffff } else { 0 },
-            vlan: r.vlan.unwrap_or(0),
-            vlan_m: if r.vlan.is_some() { 0xffff } else { 0 },
-            proto: r.protocol.unwrap_or(0),
-            proto_m: if r.protocol.is_some() { 0xff } else { 0 },
-            sip,
+            m: [smac_m, dmac_m, mm],
+            v: [smac, dmac, mv],
             sip_m,
-            dip,
+            sip,
             dip_m,
-            sport: r.src_port.unwrap_or((0, u16::MAX)),
-            dport: r.dst_port.unwrap_or((0, u16::MAX)),
-            needs_ip: r.src_ip.is_some()
-                || r.dst_ip.is_some()
-                || r.protocol.is_some()
-                || r.src_port.is_some()
-                || r.dst_port.is_some(),
+            dip,
+            sport_lo: sl,
+            sport_span: sh - sl,
+            dport_lo: dl,
+            dport_span: dh - dl,
             deny: r.action == Action::Deny,
         })
     }
@@ -239,25 +247,13 @@ impl CompiledRule {
     /// Whether the rule matches `k`.
     #[inline(always)]
     pub fn matches(&self, k: &AclKey) -> bool {
-        let l2 = (k.smac & self.smac_m) == self.smac
-            && (k.dmac & self.dmac_m) == self.dmac
-            && (k.ethertype & self.et_m) == self.et
-            && (k.vlan & self.vlan_m) == self.vlan;
-        if !l2 {
-            return false;
-        }
-        if !self.needs_ip {
-            return true;
-        }
-        k.is_ip
-            && (k.proto & self.proto_m) == self.proto
-            && (k.sip & self.sip_m) == self.sip
-            && (k.dip & self.dip_m) == self.dip
-            && k.sport >= self.sport.0
-            && k.sport <= self.sport.1
-            && k.dport >= self.dport.0
-            && k.dport <= self.dport.1
-            && (k.has_ports || (self.sport == (0, u16::MAX) && self.dport == (0, u16::MAX)))
+        let x = ((k.smac & self.m[0]) ^ self.v[0])
+            | ((k.dmac & self.m[1]) ^ self.v[1])
+            | ((k.misc & self.m[2]) ^ self.v[2]);
+        let y = ((k.sip & self.sip_m) ^ self.sip) | ((k.dip & self.dip_m) ^ self.dip);
+        let ports = (k.sport.wrapping_sub(self.sport_lo) <= self.sport_span)
+            & (k.dport.wrapping_sub(self.dport_lo) <= self.dport_span);
+        (x | y as u64 | (y >> 64) as u64) == 0 && ports
     }
 }
 
@@ -268,24 +264,25 @@ pub struct AclKey {
     pub smac: u64,
     /// Destination MAC.
     pub dmac: u64,
-    /// Final EtherType.
-    pub ethertype: u16,
-    /// VLAN.
-    pub vlan: u16,
-    /// IPv4 or IPv6 header present.
-    pub is_ip: bool,
-    /// L4 ports present (TCP/UDP/SCTP, not a later fragment).
-    pub has_ports: bool,
-    /// Protocol / next header.
-    pub proto: u8,
-    /// Source address (IPv4 mapped).
+    /// Final EtherType << 48 | VLAN << 32 | IP protocol << 24 |
+    /// [`AclKey::HAS_PORTS`] | [`AclKey::IS_IP`].
+    pub misc: u64,
+    /// Source address (IPv4 mapped into IPv6).
     pub sip: u128,
     /// Destination address.
     pub dip: u128,
-    /// L4 source port.
+    /// L4 source port (0 without ports).
     pub sport: u16,
     /// L4 destination port.
     pub dport: u16,
+}
+
+impl AclKey {
+    /// `misc` bit: an IPv4 or IPv6 header is present.
+    pub const IS_IP: u64 = 1;
+    /// `misc` bit: L4 ports are present (TCP/UDP/SCTP, not a later
+    /// fragment).
+    pub const HAS_PORTS: u64 = 2;
 }
 
 /// The last ACL decision, for [`VethRules::ingress_memo`]. Start each
@@ -368,29 +365,19 @@ pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
     let mut k = AclKey {
         smac: mac_u64(&d[6..12]),
         dmac: mac_u64(&d[0..6]),
-        ethertype: l2.ethertype,
-        vlan,
+        misc: u64::from(l2.ethertype) << 48 | u64::from(vlan & 0xfff) << 32,
         ..AclKey::default()
     };
     let l3 = &d[l2.l3.min(d.len())..];
-    let l4_off;
-    match EtherType(l2.ethertype) {
+    let (proto, l4_off) = match EtherType(l2.ethertype) {
         EtherType::IPV4 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
-            k.is_ip = true;
-            k.proto = l3[9];
             let a = |o: usize| u32::from_be_bytes([l3[o], l3[o + 1], l3[o + 2], l3[o + 3]]);
-            k.sip = u128::from(std::net::Ipv4Addr::from(a(12)).to_ipv6_mapped());
-            k.dip = u128::from(std::net::Ipv4Addr::from(a(16)).to_ipv6_mapped());
+            k.sip = u128::from(a(12)) | 0xffff << 32;
+            k.dip = u128::from(a(16)) | 0xffff << 32;
             let frag_off = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff;
-            l4_off = if frag_off == 0 {
-                Some(usize::from(l3[0] & 0xf) * 4)
-            } else {
-                None
-            };
+            (l3[9], (frag_off == 0).then(|| usize::from(l3[0] & 0xf) * 4))
         }
         EtherType::IPV6 if l3.len() >= 40 && l3[0] >> 4 == 6 => {
-            k.is_ip = true;
-            k.proto = l3[6];
             let a = |o: usize| {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(&l3[o..o + 16]);
@@ -398,15 +385,16 @@ pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
             };
             k.sip = a(8);
             k.dip = a(24);
-            l4_off = Some(40);
+            (l3[6], Some(40))
         }
         _ => return k,
-    }
+    };
+    k.misc |= u64::from(proto) << 24 | AclKey::IS_IP;
     if let Some(o) = l4_off
-        && matches!(k.proto, 6 | 17 | 132)
+        && matches!(proto, 6 | 17 | 132)
         && l3.len() >= o + 4
     {
-        k.has_ports = true;
+        k.misc |= AclKey::HAS_PORTS;
         k.sport = u16::from_be_bytes([l3[o], l3[o + 1]]);
         k.dport = u16::from_be_bytes([l3[o + 2], l3[o + 3]]);
     }
@@ -674,6 +662,102 @@ mod tests {
             r.ingress(&arp, &classify(&arp).unwrap()),
             Err(DropReason::AclDeny)
         );
+    }
+
+    /// The rule's meaning, field by field, without masks.
+    fn reference(r: &AclRule, f: &[u8], vlan: u16) -> bool {
+        let l2 = classify(f).unwrap();
+        let mac_ok = |m: Option<([u8; 6], [u8; 6])>, at: usize| {
+            m.is_none_or(|(v, k)| (0..6).all(|i| f[at + i] & k[i] == v[i] & k[i]))
+        };
+        let l3 = &f[l2.l3..];
+        let ip = match l2.ethertype {
+            0x0800 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
+                let a =
+                    |o: usize| IpAddr::V4(Ipv4Addr::new(l3[o], l3[o + 1], l3[o + 2], l3[o + 3]));
+                let frag = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff != 0;
+                let o = usize::from(l3[0] & 0xf) * 4;
+                Some((a(12), a(16), l3[9], (!frag).then_some(o)))
+            }
+            _ => None,
+        };
+        let in_prefix = |p: Option<(IpAddr, u8)>, a: IpAddr| {
+            p.is_none_or(|(net, len)| match (net, a) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                    u32::from(n) & m == u32::from(a) & m
+                }
+                _ => false,
+            })
+        };
+        let in_range = |r: Option<(u16, u16)>, v: Option<u16>| {
+            r.is_none_or(|(lo, hi)| v.is_some_and(|v| lo <= v && v <= hi))
+        };
+        let l2_ok = mac_ok(r.src_mac, 6)
+            && mac_ok(r.dst_mac, 0)
+            && r.ethertype.is_none_or(|e| e == l2.ethertype)
+            && r.vlan.is_none_or(|v| v == vlan);
+        let needs_ip = r.src_ip.is_some()
+            || r.dst_ip.is_some()
+            || r.protocol.is_some()
+            || r.src_port.is_some()
+            || r.dst_port.is_some();
+        let Some((sip, dip, proto, l4)) = ip else {
+            return l2_ok && !needs_ip;
+        };
+        let ports = l4
+            .filter(|o| matches!(proto, 6 | 17 | 132) && l3.len() >= o + 4)
+            .map(|o| {
+                (
+                    u16::from_be_bytes([l3[o], l3[o + 1]]),
+                    u16::from_be_bytes([l3[o + 2], l3[o + 3]]),
+                )
+            });
+        l2_ok
+            && in_prefix(r.src_ip, sip)
+            && in_prefix(r.dst_ip, dip)
+            && r.protocol.is_none_or(|p| p == proto)
+            && in_range(r.src_port, ports.map(|p| p.0))
+            && in_range(r.dst_port, ports.map(|p| p.1))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compiled_rule_matches_reference(
+            seed in proptest::prelude::any::<[u8; 24]>(),
+            ports in proptest::prelude::any::<[u16; 6]>(),
+            which in proptest::prelude::any::<u16>(),
+            plen in 0u8..=32,
+            frag in proptest::prelude::any::<bool>(),
+        ) {
+            // Small value ranges so that matches happen.
+            let b = |i: usize| seed[i] & 3;
+            let mut f = ipv4_udp([10, b(0), b(1), 1], [10, b(2), b(3), 2], ports[0] % 4, ports[1] % 4);
+            f[23] = [17, 6, 1, 132][usize::from(b(4))];
+            if frag {
+                f[21] = 1;
+            }
+            if b(5) == 0 {
+                f[12..14].copy_from_slice(&[0x86, 0xdd]);
+            }
+            let on = |bit: u16| which & (1 << bit) != 0;
+            let r = AclRule {
+                action: Action::Deny,
+                src_mac: on(0).then_some(([2, 0, 0, 0, 0, b(6)], [0xff, 0xff, 0xff, 0xff, 0xff, 0x3])),
+                dst_mac: on(1).then_some(([2, 0, 0, 0, 0, 2], [0xff; 6])),
+                ethertype: on(2).then_some(0x0800),
+                vlan: on(3).then_some(u16::from(b(7))),
+                src_ip: on(4).then_some((IpAddr::V4(Ipv4Addr::new(10, b(8), b(9), 1)), plen)),
+                dst_ip: on(5).then_some((IpAddr::V4(Ipv4Addr::new(10, b(10), b(11), 0)), plen)),
+                protocol: on(6).then_some([17, 6, 1, 132][usize::from(b(12))]),
+                src_port: on(7).then_some((ports[2] % 4, ports[2] % 4 + ports[3] % 3)),
+                dst_port: on(8).then_some((ports[4] % 4, ports[4] % 4 + ports[5] % 3)),
+            };
+            let c = CompiledRule::compile(&r).unwrap();
+            let vlan = u16::from(b(13));
+            let l2 = classify(&f).unwrap();
+            proptest::prop_assert_eq!(c.matches(&acl_key(&f, &l2, vlan)), reference(&r, &f, vlan));
+        }
     }
 
     #[test]
