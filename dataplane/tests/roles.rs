@@ -528,8 +528,19 @@ fn station_reflection_filter_and_unicast() {
     let uni = eth(mac(3), mac(1), 0x0800, 64);
     let none = eth(mac(9), mac(1), 0x0800, 64);
     let o = run(&mut s, 0, &[uni.clone(), none], 4);
-    assert_eq!(o.frames(3), vec![uni]);
+    assert_eq!(o.frames(3), vec![uni.clone()]);
     assert_eq!((o.total_out(), o.drops(DropReason::NoMac)), (1, 1));
+    // Tags have no business on a basic station's uplink.
+    let o = run(
+        &mut s,
+        0,
+        &[
+            insert_at12(&uni, &stag(3)),
+            insert_at12(&uni, &vntag(true, false, 1, false, 0)),
+        ],
+        4,
+    );
+    assert_eq!((o.total_out(), o.drops(DropReason::BadTpid)), (0, 2));
 }
 
 #[test]

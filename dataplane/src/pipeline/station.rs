@@ -5,12 +5,14 @@
 //! channel's S-tag. Always to the uplink, never delivered locally.
 //!
 //! Uplink -> VMs: multichannel: the S-tag is checked and stripped (decap
-//! kernel, padded to 60) and selects the channel; basic: channel 0.
+//! kernel, padded to 60) and selects the channel; basic: channel 0, and a
+//! frame with an S-tag or extender tag is dropped (`bad_tpid`).
 //! Unicast goes to the VM owning the destination MAC on that channel
 //! (`no_mac`); broadcast/multicast to every vEth of the channel except the
 //! one owning the source MAC, the reflection filter (`reflection` when the
 //! sender was the only member). Each copy passes the vEth's egress check
-//! (admin state, VLAN mode).
+//! (admin state, VLAN mode). A VM is found by (channel, MAC): two VMs with
+//! one MAC in different VLANs of one channel are not told apart.
 
 use super::{
     BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, extender::drop_all,
@@ -20,6 +22,7 @@ use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, STagMeta};
 use crate::tables::rules::AclMemo;
 use crate::tables::{PortKind, RcuReader, Role, Tables, mac_u64};
+use crate::wire::EtherType;
 
 /// The VEPA station pipeline of one worker.
 #[derive(Debug)]
@@ -156,7 +159,18 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                         Disposition::Drop(r) => count_drop(c, None, r),
                     });
                 } else {
-                    pkts.drain_each(|_, b| deliver(t, 0, b, sink, c));
+                    pkts.drain_each(|_, b| {
+                        // A basic station's uplink carries no S-tag or
+                        // extender tag: never hand one to a VM.
+                        let d = b.data();
+                        if d.len() >= 14 {
+                            let outer = EtherType(u16::from_be_bytes([d[12], d[13]]));
+                            if outer.is_stag() || outer.is_extender_tag() {
+                                return count_drop(c, None, DropReason::BadTpid);
+                            }
+                        }
+                        deliver(t, 0, b, sink, c)
+                    });
                 }
             }
             _ => drop_all(pkts, c, DropReason::WrongPort),
