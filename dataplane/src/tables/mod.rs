@@ -43,7 +43,16 @@
 //! | bridge | [`PortKind::Ordinary`] | 0 |
 //!
 //! The bridge's learned MACs are not part of the immutable set: they live
-//! in a [`LearnTable`] shared by the workers and aged by the control thread.
+//! in a [`LearnTable`] shared by the workers and aged by the control thread
+//! (`learn.age(now_s, max_age_s, |v| removed(v))`, with the seconds of the
+//! workers' clock: TSC / TSC rate). A publication that renumbers vEths
+//! should flush the entries of the vEths it moved or removed
+//! (`learn.age(0, u32::MAX, |v| moved(v))`); lookups already ignore vEth
+//! indexes beyond the new table.
+//!
+//! What is not there yet: egress ACLs (the ACL applies to frames from the
+//! VM), learned-once anti-spoof, per-member counters of VIF-list copies,
+//! two VMs with one MAC in different VLANs of one station channel.
 
 pub mod mac;
 pub mod rcu;
