@@ -862,3 +862,92 @@ fn large_frames_are_replicated_by_reference() {
     assert_eq!(sink.out.iter().map(Vec::len).sum::<usize>(), 1);
     assert_eq!(c.drop(DropReason::NoMbuf).get(), 2);
 }
+
+// ------------------------------------------------------ robustness (proptest)
+
+/// A frame from a small universe of MACs, tags and EtherTypes, with random
+/// tag fields and length, or plain random bytes.
+fn arb_frame() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, usize, usize, Option<usize>)>
+{
+    use proptest::prelude::*;
+    let tpids = prop::sample::select(vec![
+        0x8926u16, 0x893f, 0x88a8, 0x9100, 0x8100, 0x0800, 0x86dd, 0x0806, 0x1234,
+    ]);
+    (
+        prop::sample::select(vec![1u8, 2, 3, 10, 11, 21, 0xff]),
+        prop::sample::select(vec![1u8, 2, 3, 10, 11, 21, 0xff]),
+        tpids.clone(),
+        tpids,
+        any::<[u8; 8]>(),
+        0usize..120,
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 0..40),
+        (0usize..160, 0usize..80, prop::option::of(0usize..80)),
+    )
+        .prop_map(|(d, s, t1, t2, tci, len, raw, bytes, (head, tail, seg))| {
+            let f = if raw {
+                bytes
+            } else {
+                let mut f = if d == 0xff {
+                    vec![0xff; 6]
+                } else {
+                    mac(d).to_vec()
+                };
+                f.extend_from_slice(&mac(s));
+                f.extend_from_slice(&t1.to_be_bytes());
+                f.extend_from_slice(&tci[..6]);
+                f.extend_from_slice(&t2.to_be_bytes());
+                f.extend_from_slice(&tci[6..]);
+                f.resize(len.max(14), 0x5a);
+                f.truncate(len);
+                f
+            };
+            (f, head, tail, seg)
+        })
+}
+
+fn robust<P: Pipeline<TestBuf>>(
+    p: &mut P,
+    ports: usize,
+    port: u16,
+    frames: &[(Vec<u8>, usize, usize, Option<usize>)],
+) {
+    let mut pkts: Vec<TestBuf> = frames
+        .iter()
+        .map(|(f, h, t, seg)| match seg {
+            Some(s) => TestBuf::chained(f, *h, *t, *s),
+            None => TestBuf::new(f, *h, *t),
+        })
+        .collect();
+    let n = pkts.len() as u64;
+    let mut sink = VecSink::new(ports);
+    let c = RoleCounters::new(ports, 8);
+    p.quiescent(0);
+    p.process(port, &mut pkts, &mut sink, 0, &c);
+    assert!(pkts.is_empty());
+    let out = sink.out.iter().map(Vec::len).sum::<usize>() as u64;
+    let drops: u64 = DropReason::ALL.iter().map(|r| c.drop(*r).get()).sum();
+    assert!(
+        out + drops >= n,
+        "{n} in, {out} out, {drops} dropped: a frame vanished"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any input on any port of any role: no panic, every frame is sent or
+    /// counted.
+    #[test]
+    fn roles_survive_arbitrary_frames(frames in proptest::collection::vec(arb_frame(), 1..32), port in 0u16..5) {
+        let mut e = vn_extender(|v| {
+            v[1].rules.acl = vec![CompiledRule::compile(&AclRule { action: Action::Deny, protocol: Some(6), ..AclRule::default() }).unwrap()];
+            v[2].rules.vlan = VlanMode::Trunk { allowed: VlanSet::of([1, 2]), native: Some(3) };
+        });
+        robust(&mut e, 5, port, &frames);
+        robust(&mut e_extender(), 4, port % 4, &frames);
+        robust(&mut station(true), 4, port % 4, &frames);
+        robust(&mut station(false), 4, port % 4, &frames);
+        robust(&mut bridge(true, |_| {}).0, 4, port % 4, &frames);
+        robust(&mut bridge(false, |v| v[0].rules.pcp = Some(7)).0, 4, port % 4, &frames);
+    }
+}
