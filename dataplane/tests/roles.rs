@@ -951,3 +951,69 @@ proptest::proptest! {
         robust(&mut bridge(false, |v| v[0].rules.pcp = Some(7)).0, 4, port % 4, &frames);
     }
 }
+
+#[test]
+fn egress_acl_on_frames_towards_the_vm() {
+    let deny_arp = || {
+        vec![
+            CompiledRule::compile(&AclRule {
+                action: Action::Deny,
+                ethertype: Some(0x0806),
+                ..AclRule::default()
+            })
+            .unwrap(),
+        ]
+    };
+    let mut e = vn_extender(|v| v[1].rules.egress_acl = deny_arp());
+    let arp = eth([0xff; 6], mac(9), 0x0806, 60);
+    let ip = eth(mac(2), mac(9), 0x0800, 60);
+    let o = run(
+        &mut e,
+        0,
+        &[
+            insert_at12(&arp, &vntag(true, true, 100, false, 0)),
+            insert_at12(&ip, &vntag(true, false, 11, false, 0)),
+        ],
+        5,
+    );
+    assert_eq!(
+        (o.frames(1).len(), o.frames(2), o.frames(3).len()),
+        (1, vec![ip], 1)
+    );
+    assert_eq!(o.drops(DropReason::AclDeny), 1);
+    assert_eq!(o.c.veth(1).drops[DropReason::AclDeny.index()].get(), 1);
+    // Bridge: eth1 (port 1) takes no ARP; the flood still reaches the rest.
+    let (mut br, _) = bridge(false, |v| v[2].rules.egress_acl = deny_arp());
+    let o = run(&mut br, 3, std::slice::from_ref(&arp), 4);
+    assert_eq!((o.frames(1).len(), o.frames(2).len()), (0, 1));
+    assert_eq!(o.drops(DropReason::AclDeny), 1);
+    // Station: VM 2 takes no ARP.
+    let mut b = TablesBuilder::new(
+        Role::Station {
+            multichannel: false,
+        },
+        3,
+    );
+    b.port(0, PortKind::Uplink);
+    let mut v = VethConfig::new("vm1", 1, 0);
+    v.macs = vec![mac(1)];
+    b.veth(v);
+    let mut v = VethConfig::new("vm2", 2, 0);
+    v.rules.egress_acl = deny_arp();
+    b.veth(v);
+    let mut s = Station::new(
+        Rcu::new(b.build().unwrap()).reader(),
+        Kernels::scalar(),
+        HZ,
+        0,
+    );
+    let o = run(&mut s, 0, &[eth([0xff; 6], mac(9), 0x0806, 60)], 3);
+    assert_eq!(
+        (
+            o.frames(1).len(),
+            o.frames(2).len(),
+            o.drops(DropReason::AclDeny)
+        ),
+        (1, 0, 1)
+    );
+}

@@ -19,7 +19,7 @@
 //!    E-CID with Ingress_E-CID = the source's E-CID), else one copy per
 //!    member vEth other than the source (the source too on a VEPA link).
 //! 4. Egress per destination vEth: admin state and VLAN mode (tag, untag
-//!    or re-tag the C-tag), mirror, then the vEth's downstream tag
+//!    or re-tag the C-tag), egress ACL, mirror, then the vEth's downstream tag
 //!    (`d=1 p=0 dst=<VIF>`, E-CID, S-tag) or none (ordinary / basic VEPA,
 //!    padded to 60).
 //!
@@ -120,7 +120,9 @@ fn to_veth<B: PacketBuf, S: Sink<B>>(
         Err(r) => return count_drop(c, Some(dv), r),
     };
     let cur = ctag_vid(b.data());
-    if let Err(r) = set_ctag(&mut b, cur, tag) {
+    if let Err(r) =
+        set_ctag(&mut b, cur, tag).and_then(|()| veth.cfg.rules.egress_acl(b.data(), vlan))
+    {
         return count_drop(c, Some(dv), r);
     }
     mirror(&b, veth, sink, c);

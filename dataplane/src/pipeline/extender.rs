@@ -14,7 +14,7 @@
 //! Ingress_E-CID when it is not 0 (`unknown_vif_list`, or `reflection` when
 //! the only member was pruned). Each copy passes the vEth's egress check
 //! (admin state, VLAN mode: a C-tag the vEth does not carry is
-//! `vlan_not_allowed`). Nothing goes back upstream.
+//! `vlan_not_allowed`; egress ACL). Nothing goes back upstream.
 
 use super::{
     BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, ingress, mirror,
@@ -235,7 +235,10 @@ fn down_one<B: PacketBuf, S: Sink<B>>(t: &Tables, sink: &mut S, c: &RoleCounters
     if !r.admin_up {
         return count_drop(c, Some(v), DropReason::AdminDown);
     }
-    if let Err(e) = r.vlan_of(ctag_vid(b.data())) {
+    if let Err(e) = r
+        .vlan_of(ctag_vid(b.data()))
+        .and_then(|vlan| r.egress_acl(b.data(), vlan))
+    {
         return count_drop(c, Some(v), e);
     }
     mirror(&b, veth, sink, c);

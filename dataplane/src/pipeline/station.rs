@@ -11,7 +11,7 @@
 //! (`no_mac`); broadcast/multicast to every vEth of the channel except the
 //! one owning the source MAC, the reflection filter (`reflection` when the
 //! sender was the only member). Each copy passes the vEth's egress check
-//! (admin state, VLAN mode). A VM is found by (channel, MAC): two VMs with
+//! (admin state, VLAN mode, egress ACL). A VM is found by (channel, MAC): two VMs with
 //! one MAC in different VLANs of one channel are not told apart.
 
 use super::{
@@ -53,7 +53,10 @@ fn to_vm<B: PacketBuf, S: Sink<B>>(t: &Tables, sink: &mut S, c: &RoleCounters, b
     if !r.admin_up {
         return count_drop(c, Some(v), DropReason::AdminDown);
     }
-    if let Err(e) = r.vlan_of(ctag_vid(b.data())) {
+    if let Err(e) = r
+        .vlan_of(ctag_vid(b.data()))
+        .and_then(|vlan| r.egress_acl(b.data(), vlan))
+    {
         return count_drop(c, Some(v), e);
     }
     mirror(&b, veth, sink, c);

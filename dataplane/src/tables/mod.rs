@@ -50,8 +50,8 @@
 //! (`learn.age(0, u32::MAX, |v| moved(v))`); lookups already ignore vEth
 //! indexes beyond the new table.
 //!
-//! What is not there yet: egress ACLs (the ACL applies to frames from the
-//! VM), learned-once anti-spoof, per-member counters of VIF-list copies,
+//! What is not there yet: learned-once anti-spoof, egress ACLs on VIF-list
+//! copies (the extender applies its own), per-member counters of VIF-list copies,
 //! two VMs with one MAC in different VLANs of one station channel.
 
 pub mod mac;

@@ -427,6 +427,11 @@ pub struct VethRules {
     pub mirror: Option<u16>,
     /// Most MACs the bridge learns on this vEth (`mac_limit` beyond).
     pub mac_limit: Option<u32>,
+    /// ACL on frames towards the VM (as delivered: after the VLAN egress
+    /// treatment, without the link's tag), first match wins.
+    pub egress_acl: Vec<CompiledRule>,
+    /// What happens when no egress rule matches.
+    pub egress_acl_default: Action,
 }
 
 impl Default for VethRules {
@@ -441,6 +446,8 @@ impl Default for VethRules {
             pcp: None,
             mirror: None,
             mac_limit: None,
+            egress_acl: Vec::new(),
+            egress_acl_default: Action::Permit,
         }
     }
 }
@@ -515,6 +522,31 @@ impl VethRules {
                 Some(_) => Err(DropReason::VlanNotAllowed),
                 None => native.ok_or(DropReason::VlanNotAllowed),
             },
+        }
+    }
+
+    /// The egress ACL on frame `d` (first segment) of `vlan` towards the
+    /// VM: `acl_deny` when denied.
+    #[inline]
+    pub fn egress_acl(&self, d: &[u8], vlan: u16) -> Result<(), DropReason> {
+        if self.egress_acl.is_empty() {
+            return Ok(());
+        }
+        // A frame the parser refuses cannot match a rule: the default.
+        let deny = match classify(d) {
+            Ok(l2) => {
+                let k = acl_key(d, &l2, vlan);
+                match self.egress_acl.iter().find(|r| r.matches(&k)) {
+                    Some(r) => r.deny,
+                    None => self.egress_acl_default == Action::Deny,
+                }
+            }
+            Err(_) => self.egress_acl_default == Action::Deny,
+        };
+        if deny {
+            Err(DropReason::AclDeny)
+        } else {
+            Ok(())
         }
     }
 
