@@ -1017,3 +1017,40 @@ fn egress_acl_on_frames_towards_the_vm() {
         (1, 0, 1)
     );
 }
+
+#[test]
+fn learned_once_anti_spoof_survives_a_publication() {
+    let build = |sticky: Option<Arc<StickyMacs>>| {
+        let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 2);
+        b.port(0, PortKind::Uplink);
+        let mut v = VethConfig::new("a", 1, 10);
+        v.rules.learn_once = true;
+        b.veth(v);
+        if let Some(s) = sticky {
+            b.sticky_macs(s);
+        }
+        b.build().unwrap()
+    };
+    let rcu = Rcu::new(build(None));
+    let mut e = Extender::new(rcu.reader(), Kernels::scalar(), HZ, 0);
+    let from = |m: u8| eth(mac(9), mac(m), 0x0800, 64);
+    let o = run(&mut e, 1, &[from(1), from(2), from(1)], 2);
+    assert_eq!((o.frames(0).len(), o.drops(DropReason::MacSpoof)), (2, 1));
+    assert_eq!(
+        rcu.load().sticky().get(0),
+        Some(vfex_dataplane::wire::EthernetAddress(mac(1)))
+    );
+    // Carried into the next set: still MAC 1 only.
+    let sticky = rcu.load().sticky().clone();
+    rcu.publish(build(Some(sticky.clone())));
+    let o = run(&mut e, 1, &[from(2)], 2);
+    assert_eq!(o.drops(DropReason::MacSpoof), 1);
+    // Cleared by the control plane: the next MAC claims it.
+    sticky.clear(0);
+    let o = run(&mut e, 1, &[from(2), from(1)], 2);
+    assert_eq!((o.frames(0).len(), o.drops(DropReason::MacSpoof)), (1, 1));
+    // A set built without the old claims starts afresh.
+    rcu.publish(build(None));
+    let o = run(&mut e, 1, &[from(3)], 2);
+    assert_eq!(o.frames(0).len(), 1);
+}

@@ -301,6 +301,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
             let vlan = match ingress(
                 &mut b,
                 (v, veth),
+                t.sticky(),
                 meters.get_mut(usize::from(v)),
                 &mut memo,
                 now,

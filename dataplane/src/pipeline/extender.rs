@@ -185,8 +185,15 @@ impl Up<'_> {
         let meter = self.meters.get_mut(usize::from(v));
         let mut meter = meter;
         let mut memo = AclMemo::default();
-        pkts.retain_mut(
-            |_, b| match ingress(b, (v, veth), meter.as_deref_mut(), &mut memo, now) {
+        pkts.retain_mut(|_, b| {
+            match ingress(
+                b,
+                (v, veth),
+                t.sticky(),
+                meter.as_deref_mut(),
+                &mut memo,
+                now,
+            ) {
                 Ok(_) => {
                     vc.rx(b.pkt_len());
                     mirror(b, veth, sink, c);
@@ -196,8 +203,8 @@ impl Up<'_> {
                     count_drop(c, Some(v), r);
                     false
                 }
-            },
-        );
+            }
+        });
         let n = pkts.slice().len();
         self.veth[..n].fill(v);
         self.k

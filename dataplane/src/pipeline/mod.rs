@@ -34,7 +34,7 @@ use crate::dpdk::{Burst, Mbuf};
 use crate::drop::DropReason;
 use crate::kernels::{Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
 use crate::tables::rules::{AclMemo, L2, classify};
-use crate::tables::{EgressTag, Meter, RcuReader, Tables, Veth};
+use crate::tables::{EgressTag, Meter, RcuReader, StickyMacs, Tables, Veth};
 
 /// Packets per burst a pipeline accepts (the worker's `MAX_PKT_BURST`).
 pub const BURST: usize = crate::fwd::MAX_PKT_BURST;
@@ -216,12 +216,13 @@ pub(crate) fn count_drop(c: &RoleCounters, veth: Option<u16>, r: DropReason) {
 }
 
 /// Ingress rules on one frame from vEth `v`: header checks, admin, VLAN,
-/// anti-spoof, ACL, policer, then PCP marking. Returns the frame's VLAN
-/// and its L2 facts.
+/// anti-spoof, ACL, learned-once anti-spoof, policer, then PCP marking.
+/// Returns the frame's VLAN and its L2 facts.
 #[inline(always)]
 pub(crate) fn ingress<B: PacketBuf>(
     b: &mut B,
     (v, veth): (u16, &Veth),
+    sticky: &StickyMacs,
     meter: Option<&mut Meter>,
     memo: &mut AclMemo,
     now: u64,
@@ -236,6 +237,9 @@ pub(crate) fn ingress<B: PacketBuf>(
     }
     let l2 = classify(d)?;
     let vlan = r.ingress_memo(d, &l2, v, memo)?;
+    if r.learn_once && !sticky.allow(v, crate::tables::mac_u64(&d[6..12])) {
+        return Err(DropReason::MacSpoof);
+    }
     if r.policer.is_some()
         && let Some(m) = meter
         && !m.pass(b.pkt_len() as u32, now)

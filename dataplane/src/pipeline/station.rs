@@ -116,7 +116,14 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                 let mut meter = self.common.meters.get_mut(usize::from(v));
                 let mut memo = AclMemo::default();
                 pkts.retain_mut(|_, b| {
-                    match ingress(b, (v, veth), meter.as_deref_mut(), &mut memo, now) {
+                    match ingress(
+                        b,
+                        (v, veth),
+                        t.sticky(),
+                        meter.as_deref_mut(),
+                        &mut memo,
+                        now,
+                    ) {
                         Ok(_) => {
                             vc.rx(b.pkt_len());
                             mirror(b, veth, sink, c);

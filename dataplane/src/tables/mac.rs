@@ -102,6 +102,61 @@ fn mix(k: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The learned-once anti-spoof MACs ([`crate::tables::VethRules::learn_once`]):
+/// per vEth, the first source MAC seen, claimed with one compare-and-swap
+/// by whichever worker sees it first; read with one atomic load per frame
+/// afterwards. Shared by the workers and carried from one table set to the
+/// next by the control plane ([`crate::tables::TablesBuilder::sticky_macs`]).
+#[derive(Debug)]
+pub struct StickyMacs(Box<[AtomicU64]>);
+
+impl StickyMacs {
+    /// Room for vEths `0..n`, none claimed.
+    pub fn new(n: usize) -> StickyMacs {
+        StickyMacs((0..n).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    /// vEths covered.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it covers no vEth.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The MAC `veth` claimed, if any.
+    pub fn get(&self, veth: u16) -> Option<EthernetAddress> {
+        let v = self.0.get(usize::from(veth))?.load(Ordering::Relaxed);
+        (v != 0).then(|| u64_mac(v & 0xffff_ffff_ffff))
+    }
+
+    /// Whether `mac` may send on `veth`: it is the claimed MAC, or nothing
+    /// was claimed yet and `mac` now is. `false` beyond the table.
+    #[inline(always)]
+    pub fn allow(&self, veth: u16, mac: u64) -> bool {
+        let Some(slot) = self.0.get(usize::from(veth)) else {
+            return false;
+        };
+        let want = VALID | mac;
+        match slot.load(Ordering::Relaxed) {
+            0 => match slot.compare_exchange(0, want, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => true,
+                Err(now) => now == want,
+            },
+            v => v == want,
+        }
+    }
+
+    /// Forgets what `veth` claimed (control plane).
+    pub fn clear(&self, veth: u16) {
+        if let Some(slot) = self.0.get(usize::from(veth)) {
+            slot.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Result of [`LearnTable::learn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learned {

@@ -50,21 +50,22 @@
 //! (`learn.age(0, u32::MAX, |v| moved(v))`); lookups already ignore vEth
 //! indexes beyond the new table.
 //!
-//! What is not there yet: learned-once anti-spoof, egress ACLs on VIF-list
-//! copies (the extender applies its own), per-member counters of VIF-list copies,
+//! What is not there yet: egress ACLs on VIF-list copies (the extender
+//! applies its own), per-member counters of VIF-list copies,
 //! two VMs with one MAC in different VLANs of one station channel.
 
 pub mod mac;
 pub mod rcu;
 pub mod rules;
 
-pub use mac::{FxBuild, LearnTable, Learned, mac_u64};
+pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
 pub use rcu::{Rcu, RcuReader};
 pub use rules::{
     AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode, VlanSet,
 };
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::kernels::{ETag, STag, TagBytes, VnTag};
 use crate::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
@@ -259,6 +260,7 @@ pub struct Tables {
     /// Bridge: VLAN -> flood groups.
     flood: HashMap<u16, Box<[FloodGroup]>, FxBuild>,
     uplink: u16,
+    sticky: Arc<StickyMacs>,
     /// Upstream tags (extender) per vEth.
     pub vntag_up: Vec<TagBytes<VnTag>>,
     /// Upstream E-Tags (extender) per vEth.
@@ -341,6 +343,12 @@ impl Tables {
     pub fn channel(&self, svid: u16) -> &[u16] {
         self.channels.get(&svid).map_or(&[], |b| &**b)
     }
+    /// The learned-once anti-spoof MACs (carry them into the next table
+    /// set with [`TablesBuilder::sticky_macs`]).
+    #[inline(always)]
+    pub fn sticky(&self) -> &Arc<StickyMacs> {
+        &self.sticky
+    }
     /// Bridge: flood groups of `vlan`.
     #[inline(always)]
     pub fn flood(&self, vlan: u16) -> &[FloodGroup] {
@@ -357,6 +365,7 @@ pub struct TablesBuilder {
     veths: Vec<VethConfig>,
     lists: Vec<(u16, u16, Vec<u16>)>,
     flood_lists: Vec<(u16, u16, FloodList)>,
+    sticky: Option<Arc<StickyMacs>>,
 }
 
 impl TablesBuilder {
@@ -373,7 +382,17 @@ impl TablesBuilder {
             veths: Vec::new(),
             lists: Vec::new(),
             flood_lists: Vec::new(),
+            sticky: None,
         }
+    }
+
+    /// Keeps the learned-once MACs of the published set (pass
+    /// `old.sticky().clone()`), so that a publication does not forget them;
+    /// without it the new set starts with none claimed. vEths keep their
+    /// claim only if they keep their index.
+    pub fn sticky_macs(&mut self, sticky: Arc<StickyMacs>) -> &mut Self {
+        self.sticky = Some(sticky);
+        self
     }
 
     /// Sets the kind of port `p` (ignored beyond the port count; `build`
@@ -438,6 +457,10 @@ impl TablesBuilder {
             channels: HashMap::default(),
             flood: HashMap::default(),
             uplink,
+            sticky: match &self.sticky {
+                Some(s) if s.len() >= self.veths.len() => Arc::clone(s),
+                _ => Arc::new(StickyMacs::new(self.veths.len())),
+            },
             vntag_up: Vec::new(),
             etag_up: Vec::new(),
             stag: Vec::new(),

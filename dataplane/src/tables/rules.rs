@@ -412,6 +412,10 @@ pub struct VethRules {
     /// MAC anti-spoof: when `Some`, frames from the VM must have one of
     /// these source MACs (`mac_spoof`).
     pub allowed_macs: Option<Vec<[u8; 6]>>,
+    /// Learned-once anti-spoof: the first source MAC the vEth sends
+    /// becomes the only one it may send (`mac_spoof`), until the control
+    /// plane clears it ([`super::mac::StickyMacs`]). Checked after the ACL.
+    pub learn_once: bool,
     /// ACL on frames from the VM, first match wins.
     pub acl: Vec<CompiledRule>,
     /// What happens when no ACL rule matches (with an empty ACL: permit).
@@ -440,6 +444,7 @@ impl Default for VethRules {
             admin_up: true,
             vlan: VlanMode::Any,
             allowed_macs: None,
+            learn_once: false,
             acl: Vec::new(),
             acl_default: Action::Permit,
             policer: None,
