@@ -62,10 +62,10 @@ pub struct RoleCounters {
 }
 
 impl RoleCounters {
-    /// A block for `ports` ports and `veths` vEths.
+    /// A block for `ports` ports (at least one) and `veths` vEths.
     pub fn new(ports: usize, veths: usize) -> RoleCounters {
         RoleCounters {
-            ports: (0..ports).map(|_| PortCounters::default()).collect(),
+            ports: (0..ports.max(1)).map(|_| PortCounters::default()).collect(),
             drops: std::array::from_fn(|_| Counter::default()),
             veths: (0..=veths).map(|_| VethCounters::default()).collect(),
             loops: Counter::default(),

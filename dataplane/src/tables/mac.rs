@@ -185,7 +185,8 @@ pub struct LearnTable {
 
 impl LearnTable {
     /// A table of at least `capacity` entries (rounded up to a power of two
-    /// number of buckets) for vEths `0..max_veths`.
+    /// number of buckets) for vEths `0..max_veths` (MAC limits of vEths
+    /// beyond are not enforced).
     pub fn new(capacity: usize, max_veths: usize) -> LearnTable {
         let buckets = capacity.div_ceil(BUCKET).next_power_of_two().max(2);
         let n = buckets * BUCKET;
@@ -253,7 +254,8 @@ impl LearnTable {
 
     fn inc(&self, veth: u16, limit: u32) -> bool {
         let Some(c) = self.per_veth.get(usize::from(veth)) else {
-            return false;
+            // Beyond the counters the table was sized for: no limit.
+            return true;
         };
         c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
             (n < limit).then_some(n + 1)
