@@ -7,9 +7,10 @@
 //! - Each worker holds an [`RcuReader`]: a cached `Arc` of the value it
 //!   uses, and the version it saw. Once per loop iteration, between bursts,
 //!   the worker calls [`RcuReader::quiescent`]: one atomic load compares the
-//!   version; only when it changed does the reader take the new `Arc` (and
-//!   the mutex, once per publication) and release the old one. A burst
-//!   therefore sees one table set from start to end, never a mix.
+//!   version; only when it changed does the reader take the new `Arc` (a
+//!   `try_lock`, once per publication: a worker never waits; if the lock is
+//!   busy it keeps the old value one more loop) and release the old one. A
+//!   burst therefore sees one table set from start to end, never a mix.
 //! - The old value is freed when the last reader that held it reported a
 //!   quiescent state: it is the `Arc`'s last owner then. [`Rcu::synchronize`]
 //!   waits for that, like `rte_rcu_qsbr_synchronize`.
@@ -117,15 +118,24 @@ impl<T> RcuReader<T> {
         if self.rcu.version.load(Ordering::Acquire) == self.version {
             return false;
         }
-        self.refresh();
-        true
+        self.refresh()
     }
 
     #[cold]
-    fn refresh(&mut self) {
-        // Version first: a publication racing with us is seen next time.
-        self.version = self.rcu.version();
-        self.cached = self.rcu.load();
+    fn refresh(&mut self) -> bool {
+        // Never wait on the fast path: if the publisher (or another reader)
+        // holds the lock right now, keep the old value one more loop.
+        let cur = match self.rcu.current.try_lock() {
+            Ok(g) => Arc::clone(&g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Arc::clone(&p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        // Read under the lock, so the version is at most the value's (a
+        // publication racing with us bumps it after the swap: seen next
+        // time).
+        self.version = self.rcu.version.load(Ordering::Acquire);
+        self.cached = cur;
+        true
     }
 }
 
