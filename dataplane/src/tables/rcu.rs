@@ -165,6 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_never_waits_for_the_lock() {
+        let rcu = Rcu::new(1u32);
+        let mut r = rcu.reader();
+        rcu.publish(2);
+        let held = rcu.current.lock().unwrap();
+        assert!(!r.quiescent(), "lock busy: keep the old value");
+        assert_eq!(*r.get(), 1);
+        drop(held);
+        assert!(r.quiescent());
+        assert_eq!(*r.get(), 2);
+    }
+
+    #[test]
     fn readers_on_threads_switch() {
         let rcu = Rcu::new(0u64);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
