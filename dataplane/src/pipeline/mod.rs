@@ -4,17 +4,19 @@
 //! and [`Bridge`] (controlling bridge).
 //!
 //! A role is a [`Pipeline`]: it takes one received burst ([`Pkts`]) and
-//! hands every packet either to a [`Sink`] (`send(port, pkt)`, and `copy`
-//! for replication and mirroring) or drops it, counting the reason in the
+//! hands every packet either to a [`Sink`] (`send(port, pkt)`; `copy`, and
+//! `share` + `replica` for large frames, to replicate and mirror) or drops
+//! it, counting the reason in the
 //! worker's [`RoleCounters`] (globally and per vEth). Pipelines are generic
 //! over the buffer ([`PacketBuf`]): the worker runs them on mbufs
 //! ([`crate::worker`]), tests and benches on [`crate::kernels::TestBuf`]s
 //! with a [`VecSink`].
 //!
 //! Each worker owns its pipeline value: the [`RcuReader`] of the tables,
-//! scratch arrays, and per-vEth policer state ([`Meter`]); nothing is
-//! shared but the tables (read-only) and, for the bridge, the learned MAC
-//! table (lock-free). [`Pipeline::quiescent`] is called once per poll loop
+//! scratch arrays, and per-vEth policer state ([`Meter`]: each worker
+//! polices the traffic it receives); nothing is shared but the tables
+//! (read-only), the learned-once MACs and, for the bridge, the learned MAC
+//! table (both lock-free, written only when a MAC is new). [`Pipeline::quiescent`] is called once per poll loop
 //! and switches to newly published tables.
 //!
 //! The tag work is done by the burst [`Kernels`]; frames whose tag is
