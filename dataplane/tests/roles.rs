@@ -1049,6 +1049,17 @@ fn learned_once_anti_spoof_survives_a_publication() {
     sticky.clear(0);
     let o = run(&mut e, 1, &[from(2), from(1)], 2);
     assert_eq!((o.frames(0).len(), o.drops(DropReason::MacSpoof)), (1, 1));
+    // With a list too: listed MACs pass and do not claim; one other MAC
+    // is learned.
+    let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 2);
+    b.port(0, PortKind::Uplink);
+    let mut v = VethConfig::new("a", 1, 10);
+    v.rules.learn_once = true;
+    v.rules.allowed_macs = Some(vec![mac(5)]);
+    b.veth(v);
+    rcu.publish(b.build().unwrap());
+    let o = run(&mut e, 1, &[from(5), from(6), from(5), from(7)], 2);
+    assert_eq!((o.frames(0).len(), o.drops(DropReason::MacSpoof)), (3, 1));
     // A set built without the old claims starts afresh.
     rcu.publish(build(None));
     let o = run(&mut e, 1, &[from(3)], 2);

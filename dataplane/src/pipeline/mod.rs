@@ -239,8 +239,12 @@ pub(crate) fn ingress<B: PacketBuf>(
     }
     let l2 = classify(d)?;
     let vlan = r.ingress_memo(d, &l2, v, memo)?;
-    if r.learn_once && !sticky.allow(v, crate::tables::mac_u64(&d[6..12])) {
-        return Err(DropReason::MacSpoof);
+    if r.learn_once {
+        let src = [d[6], d[7], d[8], d[9], d[10], d[11]];
+        let listed = r.allowed_macs.as_ref().is_some_and(|m| m.contains(&src));
+        if !listed && !sticky.allow(v, crate::tables::mac_u64(&src)) {
+            return Err(DropReason::MacSpoof);
+        }
     }
     if r.policer.is_some()
         && let Some(m) = meter

@@ -124,8 +124,9 @@ pub struct AclRule {
     pub dst_mac: Option<([u8; 6], [u8; 6])>,
     /// The final EtherType (after any C-tag).
     pub ethertype: Option<u16>,
-    /// The frame's VLAN (as the vEth's VLAN mode assigns it).
-    pub vlan: Option<u16>,
+    /// The frame's VLAN (as the vEth's VLAN mode assigns it), an inclusive
+    /// range (`(v, v)` for one VLAN).
+    pub vlan: Option<(u16, u16)>,
     /// Source IP prefix: address (IPv4 given as `std::net::IpAddr::V4`) and
     /// prefix length.
     pub src_ip: Option<(std::net::IpAddr, u8)>,
@@ -140,7 +141,7 @@ pub struct AclRule {
 }
 
 /// An [`AclRule`] compiled to masks: matching is a fixed sequence of
-/// and/xor/or over five words and two range checks, one branch per rule.
+/// and/xor/or over five words and three range checks, one branch per rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompiledRule {
     /// Masks and values of (smac, dmac, misc); see [`AclKey::misc`].
@@ -154,6 +155,8 @@ pub struct CompiledRule {
     sport_span: u16,
     dport_lo: u16,
     dport_span: u16,
+    vlan_lo: u16,
+    vlan_span: u16,
     deny: bool,
 }
 
@@ -198,10 +201,10 @@ impl CompiledRule {
                 return Err(format!("empty port range {lo}..={hi}"));
             }
         }
-        if let Some(v) = r.vlan
-            && v > 4095
+        if let Some((lo, hi)) = r.vlan
+            && (lo > hi || hi > 4095)
         {
-            return Err(format!("VLAN {v} is above 4095"));
+            return Err(format!("VLAN range {lo}..={hi} is empty or above 4095"));
         }
         let needs_ports = r.src_port.is_some() || r.dst_port.is_some();
         let needs_ip =
@@ -210,10 +213,6 @@ impl CompiledRule {
         if let Some(et) = r.ethertype {
             mm |= 0xffff << 48;
             mv |= u64::from(et) << 48;
-        }
-        if let Some(vl) = r.vlan {
-            mm |= 0xffff << 32;
-            mv |= u64::from(vl) << 32;
         }
         if let Some(p) = r.protocol {
             mm |= 0xff << 24;
@@ -229,6 +228,7 @@ impl CompiledRule {
         }
         let (sl, sh) = r.src_port.unwrap_or((0, u16::MAX));
         let (dl, dh) = r.dst_port.unwrap_or((0, u16::MAX));
+        let (vl, vh) = r.vlan.unwrap_or((0, u16::MAX));
         Ok(CompiledRule {
             m: [smac_m, dmac_m, mm],
             v: [smac, dmac, mv],
@@ -240,6 +240,8 @@ impl CompiledRule {
             sport_span: sh - sl,
             dport_lo: dl,
             dport_span: dh - dl,
+            vlan_lo: vl,
+            vlan_span: vh - vl,
             deny: r.action == Action::Deny,
         })
     }
@@ -251,8 +253,10 @@ impl CompiledRule {
             | ((k.dmac & self.m[1]) ^ self.v[1])
             | ((k.misc & self.m[2]) ^ self.v[2]);
         let y = ((k.sip & self.sip_m) ^ self.sip) | ((k.dip & self.dip_m) ^ self.dip);
+        let vlan = (k.misc >> 32) as u16 & 0x0fff;
         let ports = (k.sport.wrapping_sub(self.sport_lo) <= self.sport_span)
-            & (k.dport.wrapping_sub(self.dport_lo) <= self.dport_span);
+            & (k.dport.wrapping_sub(self.dport_lo) <= self.dport_span)
+            & (vlan.wrapping_sub(self.vlan_lo) <= self.vlan_span);
         (x | y as u64 | (y >> 64) as u64) == 0 && ports
     }
 }
@@ -412,9 +416,10 @@ pub struct VethRules {
     /// MAC anti-spoof: when `Some`, frames from the VM must have one of
     /// these source MACs (`mac_spoof`).
     pub allowed_macs: Option<Vec<[u8; 6]>>,
-    /// Learned-once anti-spoof: the first source MAC the vEth sends
-    /// becomes the only one it may send (`mac_spoof`), until the control
-    /// plane clears it ([`super::mac::StickyMacs`]). Checked after the ACL.
+    /// Learned-once anti-spoof: besides `allowed_macs`, the first other
+    /// source MAC the vEth sends is accepted and then locked: any further
+    /// one is `mac_spoof`, until the control plane clears it
+    /// ([`super::mac::StickyMacs`]). Checked after the ACL.
     pub learn_once: bool,
     /// ACL on frames from the VM, first match wins.
     pub acl: Vec<CompiledRule>,
@@ -481,7 +486,11 @@ impl VethRules {
             return Err(DropReason::AdminDown);
         }
         let vlan = self.vlan_of(l2.ctag_vid)?;
-        if let Some(macs) = &self.allowed_macs {
+        // With learn_once, a MAC outside the list may still be the one the
+        // vEth learned: the caller checks that (it holds the shared state).
+        if let Some(macs) = &self.allowed_macs
+            && !self.learn_once
+        {
             let src: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
             if !macs.contains(&src) {
                 return Err(DropReason::MacSpoof);
@@ -733,7 +742,7 @@ mod tests {
         let l2_ok = mac_ok(r.src_mac, 6)
             && mac_ok(r.dst_mac, 0)
             && r.ethertype.is_none_or(|e| e == l2.ethertype)
-            && r.vlan.is_none_or(|v| v == vlan);
+            && r.vlan.is_none_or(|(lo, hi)| lo <= vlan && vlan <= hi);
         let needs_ip = r.src_ip.is_some()
             || r.dst_ip.is_some()
             || r.protocol.is_some()
@@ -783,7 +792,7 @@ mod tests {
                 src_mac: on(0).then_some(([2, 0, 0, 0, 0, b(6)], [0xff, 0xff, 0xff, 0xff, 0xff, 0x3])),
                 dst_mac: on(1).then_some(([2, 0, 0, 0, 0, 2], [0xff; 6])),
                 ethertype: on(2).then_some(0x0800),
-                vlan: on(3).then_some(u16::from(b(7))),
+                vlan: on(3).then_some((u16::from(b(7)), u16::from(b(7)) + u16::from(b(14) % 2))),
                 src_ip: on(4).then_some((IpAddr::V4(Ipv4Addr::new(10, b(8), b(9), 1)), plen)),
                 dst_ip: on(5).then_some((IpAddr::V4(Ipv4Addr::new(10, b(10), b(11), 0)), plen)),
                 protocol: on(6).then_some([17, 6, 1, 132][usize::from(b(12))]),
