@@ -53,7 +53,7 @@ pub trait Pkts<B> {
     fn drain_each(&mut self, f: impl FnMut(usize, B));
 }
 
-impl<const N: usize> Pkts<Mbuf> for Burst<N> {
+impl Pkts<Mbuf> for Burst<BURST> {
     #[inline(always)]
     fn slice(&mut self) -> &mut [Mbuf] {
         self.as_mut_slice()
