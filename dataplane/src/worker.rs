@@ -11,6 +11,37 @@
 //! Once per iteration the worker reports a quiescent state
 //! ([`Pipeline::quiescent`]), which switches to newly published tables.
 //!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use vfex_dataplane::dpdk::{Eal, Mempool, Port, Tsc, DEFAULT_DATA_ROOM};
+//! use vfex_dataplane::kernels::Kernels;
+//! use vfex_dataplane::pipeline::{Extender, RoleCounters};
+//! use vfex_dataplane::tables::{ExtKind, PortKind, Rcu, Role, TablesBuilder, VethConfig};
+//! use vfex_dataplane::worker;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let eal = Eal::init(&["-l", "0-2", "--vdev", "net_null0", "--vdev", "net_null1"])?;
+//! let pool = Mempool::new(&eal, "pool", 8191, 256, DEFAULT_DATA_ROOM, None)?;
+//! // Ports configured with 2 rx (RSS) and 2 tx queues each, started.
+//! let ports: Vec<Port> = Vec::new();
+//! let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), ports.len());
+//! b.port(0, PortKind::Uplink);
+//! b.veth(VethConfig::new("vm1", 1, 10));
+//! let rcu = Rcu::new(b.build()?);
+//! let lcores = eal.worker_lcores();
+//! let counters: Vec<RoleCounters> =
+//!     lcores.iter().map(|_| RoleCounters::new(ports.len(), 64)).collect();
+//! let stop = AtomicBool::new(false);
+//! let hz = Tsc::new(&eal).hz();
+//! let k = Kernels::detect()?;
+//! worker::launch(&eal, &ports, &lcores, &pool, |_| Extender::new(rcu.reader(), k, hz, 0),
+//!     &counters, &stop, || {
+//!         // Control thread work: rcu.publish(new tables), read counters, ...
+//!     })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Replicas (multicast, flooding) of frames up to [`SHARE_ABOVE`] bytes
 //! are copies (a fresh mbuf from the worker's pool); larger ones share the
 //! frame's bytes ([`SharedMbuf`]: a copied [`SHARE_HEAD`]-byte header
