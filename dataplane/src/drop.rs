@@ -74,6 +74,35 @@ drop_reasons! {
     UnknownVif => "unknown_vif",
     /// The tx queue was full: the packet was freed, not sent.
     TxFull => "tx_full",
+    /// The vEth is administratively down.
+    AdminDown => "admin_down",
+    /// The frame's VLAN is not allowed on the vEth (access VLAN mismatch,
+    /// trunk VLAN outside the allowed list, untagged without native VLAN).
+    VlanNotAllowed => "vlan_not_allowed",
+    /// Source MAC not among the vEth's allowed MACs (anti-spoof).
+    MacSpoof => "mac_spoof",
+    /// Denied by the vEth's ACL (a deny rule, or no rule matched and the
+    /// default is deny).
+    AclDeny => "acl_deny",
+    /// Red in the vEth's srTCM policer.
+    Policed => "policed",
+    /// A new source MAC on a vEth that already learned its limit.
+    MacLimit => "mac_limit",
+    /// The VIF list / multicast E-channel is not programmed.
+    UnknownVifList => "unknown_vif_list",
+    /// The only destination was the sender (VEPA reflection filter,
+    /// multicast source pruning).
+    Reflection => "reflection",
+    /// No VM owns the destination MAC (VEPA station unicast).
+    NoMac => "no_mac",
+    /// The destination was learned on the vEth the frame came from.
+    SameVeth => "same_veth",
+    /// A replica could not be made (pool empty, or a chained frame).
+    NoMbuf => "no_mbuf",
+    /// A flood found no member to send to (other than pruned senders).
+    NoDestination => "no_destination",
+    /// A frame arrived on a port that this role does not receive on.
+    WrongPort => "wrong_port",
 }
 
 // A disposition (`Ok` / `Drop(reason)`) must stay one byte.

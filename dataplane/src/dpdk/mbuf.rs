@@ -346,6 +346,66 @@ impl Mbuf {
     }
 }
 
+/// A packet frozen for replication by reference (the DPDK idiom for large
+/// multicast frames): no mutable access to it remains, and each
+/// [`SharedMbuf::replica`] is a fresh mbuf holding a private copy of the
+/// headers, chained to an indirect mbuf (`rte_pktmbuf_clone`) that shares
+/// the rest of the bytes. The bytes are freed when the last of the shared
+/// packet and its replicas is gone (the mbuf refcount).
+///
+/// Sound because shared bytes are never writable: the original is only
+/// readable here, and in a replica they sit in a second segment, which no
+/// `Mbuf` method writes (writes go to the first segment; `append`/`trim`
+/// refuse chained mbufs).
+#[derive(Debug)]
+pub struct SharedMbuf(Mbuf);
+
+impl Mbuf {
+    /// Freezes the packet for replication by reference.
+    pub fn into_shared(self) -> SharedMbuf {
+        SharedMbuf(self)
+    }
+}
+
+impl SharedMbuf {
+    /// The first segment's data.
+    pub fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+
+    /// Total length.
+    pub fn pkt_len(&self) -> u32 {
+        self.0.pkt_len()
+    }
+
+    /// Mbufs referring to the shared buffer (the refcount of the first
+    /// segment: 1 + live replicas).
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: reads the refcount of a valid mbuf we hold.
+        unsafe { dpdk_sys::vfex_mbuf_refcnt_read(self.0.0.as_ptr()) }
+    }
+
+    /// A replica from `pool`: the first `head` bytes (at most the first
+    /// segment) copied, the rest shared. `None` when the pool is empty.
+    pub fn replica(&self, pool: &super::Mempool<'_>, head: u16) -> Option<Mbuf> {
+        let head = head.min(self.0.data_len());
+        let mut h = pool.alloc()?;
+        h.set_data(&self.0.data()[..usize::from(head)]).ok()?;
+        if self.0.pkt_len() > u32::from(head) {
+            // SAFETY: a valid mbuf and pool; on success the clone is a new
+            // chain of indirect mbufs that we own (refcount of the direct
+            // buffers incremented), attached to bytes nobody writes.
+            let c = unsafe { dpdk_sys::vfex_pktmbuf_clone(self.0.0.as_ptr(), pool.as_ptr()) };
+            // SAFETY: a fresh clone owned by nobody else.
+            let mut c = unsafe { Mbuf::from_raw(NonNull::new(c)?) };
+            // Moves the clone's view past the copied head (header only).
+            c.adj(head).ok()?;
+            h.chain(c).ok()?;
+        }
+        Some(h)
+    }
+}
+
 impl Drop for Mbuf {
     #[inline]
     fn drop(&mut self) {

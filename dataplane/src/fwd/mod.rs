@@ -12,7 +12,7 @@
 mod counters;
 mod engine;
 
-pub use counters::{PortCounters, WorkerCounters};
+pub use counters::{Counter, PortCounters, WorkerCounters};
 pub use engine::{
     Engine, ForwardMode, Io, MacSwap, TagEngine, TagOp, apply_dispositions, etag_engine,
     stag_engine, swap_macs, vntag_engine,

@@ -1,0 +1,285 @@
+//! Port extender, host side (`PROTOCOLS.md`): VN-Tag or E-Tag, chosen per
+//! instance by the tables' [`Role`].
+//!
+//! Upstream (a VF port -> the uplink): header checks and the tag-injection
+//! guard, the vEth's ingress rules, mirror, then the burst encap kernel
+//! pushes the vEth's precomputed tag (E-Tag: E-PCP/DEI then copied from
+//! the frame's C-tag when it has one). Everything goes to the uplink.
+//!
+//! Downstream (the uplink -> VFs): the burst decap kernel checks and strips
+//! the tag and pads to 60 bytes; then VN-Tag `d` must be 1
+//! (`wrong_direction`); unicast goes to the VIF / E-CID's vEth
+//! (`unknown_vif`); a VIF list (`p=1`) or multicast E-channel (GRP != 0) is
+//! replicated to its members, skipping VIF `src` when `l=1` / the vEth of
+//! Ingress_E-CID when it is not 0 (`unknown_vif_list`, or `reflection` when
+//! the only member was pruned). Each copy passes the vEth's egress check
+//! (admin state, VLAN mode: a C-tag the vEth does not carry is
+//! `vlan_not_allowed`; egress ACL). Nothing goes back upstream.
+
+use super::{
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, ingress, mirror,
+    replicate,
+};
+use crate::drop::DropReason;
+use crate::kernels::{
+    Disposition, ETag, ETagMeta, Kernels, PacketBuf, TagBytes, TagKind, VnTag, VnTagMeta,
+};
+use crate::tables::rules::AclMemo;
+use crate::tables::{ExtKind, PortKind, RcuReader, Role, Tables};
+
+/// The port-extender pipeline of one worker.
+#[derive(Debug)]
+pub struct Extender {
+    common: Common,
+    veth: [u16; BURST],
+    next: [Disposition; BURST],
+    vmeta: [VnTagMeta; BURST],
+    emeta: [ETagMeta; BURST],
+}
+
+impl Extender {
+    /// A pipeline reading `tables` (whose role must be an extender: other
+    /// roles drop everything as `wrong_port`), with a TSC of `hz`.
+    pub fn new(tables: RcuReader<Tables>, kernels: Kernels, hz: u64, now: u64) -> Extender {
+        Extender {
+            common: Common::new(tables, kernels, hz, now),
+            veth: [0; BURST],
+            next: [Disposition::Ok; BURST],
+            vmeta: [VnTagMeta::default(); BURST],
+            emeta: [ETagMeta::default(); BURST],
+        }
+    }
+}
+
+/// Drops the whole burst under `r`.
+pub(crate) fn drop_all<B, P: Pkts<B>>(pkts: &mut P, c: &RoleCounters, r: DropReason) {
+    pkts.drain_each(|_, b| {
+        c.drop(r).add(1);
+        drop(b);
+    });
+}
+
+impl<B: PacketBuf> Pipeline<B> for Extender {
+    const NAME: &'static str = "extender";
+
+    fn process<P: Pkts<B>, S: Sink<B>>(
+        &mut self,
+        rx_port: u16,
+        pkts: &mut P,
+        sink: &mut S,
+        now: u64,
+        c: &RoleCounters,
+    ) {
+        let t = self.common.tables.get();
+        let ext = match t.role() {
+            Role::Extender(k) => k,
+            _ => return drop_all(pkts, c, DropReason::WrongPort),
+        };
+        let k = self.common.kernels;
+        match t.port_kind(rx_port) {
+            PortKind::Vm => {
+                let up = Up {
+                    t,
+                    meters: &mut self.common.meters,
+                    veth: &mut self.veth,
+                    next: &mut self.next,
+                    k,
+                };
+                match ext {
+                    ExtKind::VnTag => up.run(&t.vntag_up, false, rx_port, pkts, sink, now, c),
+                    ExtKind::ETag => up.run(&t.etag_up, true, rx_port, pkts, sink, now, c),
+                }
+            }
+            PortKind::Uplink => match ext {
+                ExtKind::VnTag => {
+                    let n = pkts.slice().len();
+                    k.decap::<VnTag, _>(
+                        pkts.slice(),
+                        &mut self.vmeta[..n],
+                        &mut self.next[..n],
+                        true,
+                    );
+                    let (next, meta) = (&self.next, &self.vmeta);
+                    pkts.drain_each(|i, b| {
+                        if let Disposition::Drop(r) = next[i] {
+                            return count_drop(c, None, r);
+                        }
+                        let m = meta[i];
+                        if !m.direction {
+                            return count_drop(c, None, DropReason::WrongDirection);
+                        }
+                        if m.pointer {
+                            let prune = m.looped.then_some(m.src);
+                            down_list(t, rx_port, m.dst, prune, b, sink, c);
+                        } else {
+                            match t.by_id(rx_port, m.dst) {
+                                Some(v) => down_one(t, sink, c, b, v),
+                                None => count_drop(c, None, DropReason::UnknownVif),
+                            }
+                        }
+                    });
+                }
+                ExtKind::ETag => {
+                    let n = pkts.slice().len();
+                    k.decap::<ETag, _>(
+                        pkts.slice(),
+                        &mut self.emeta[..n],
+                        &mut self.next[..n],
+                        true,
+                    );
+                    let (next, meta) = (&self.next, &self.emeta);
+                    pkts.drain_each(|i, b| {
+                        if let Disposition::Drop(r) = next[i] {
+                            return count_drop(c, None, r);
+                        }
+                        let m = meta[i];
+                        if m.grp != 0 {
+                            let prune = (m.ingress_ecid_base != 0).then_some(m.ingress_ecid_base);
+                            down_list(t, rx_port, m.ecid, prune, b, sink, c);
+                        } else {
+                            match t.by_id(rx_port, m.ecid) {
+                                Some(v) => down_one(t, sink, c, b, v),
+                                None => count_drop(c, None, DropReason::UnknownVif),
+                            }
+                        }
+                    });
+                }
+            },
+            _ => drop_all(pkts, c, DropReason::WrongPort),
+        }
+    }
+
+    fn quiescent(&mut self, now: u64) {
+        self.common.quiescent(now);
+    }
+}
+
+/// The upstream half, with its borrows split from the pipeline.
+struct Up<'a> {
+    t: &'a Tables,
+    meters: &'a mut Vec<crate::tables::Meter>,
+    veth: &'a mut [u16; BURST],
+    next: &'a mut [Disposition; BURST],
+    k: Kernels,
+}
+
+impl Up<'_> {
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run<K: TagKind, B: PacketBuf, P: Pkts<B>, S: Sink<B>>(
+        self,
+        table: &[TagBytes<K>],
+        etag_pcp: bool,
+        rx_port: u16,
+        pkts: &mut P,
+        sink: &mut S,
+        now: u64,
+        c: &RoleCounters,
+    ) {
+        let t = self.t;
+        let Some(v) = t.port_veth(rx_port) else {
+            return drop_all(pkts, c, DropReason::UnknownVif);
+        };
+        let veth = &t.veths()[usize::from(v)];
+        let vc = c.veth(v);
+        let meter = self.meters.get_mut(usize::from(v));
+        let mut meter = meter;
+        let mut memo = AclMemo::default();
+        pkts.retain_mut(|_, b| {
+            match ingress(
+                b,
+                (v, veth),
+                t.sticky(),
+                meter.as_deref_mut(),
+                &mut memo,
+                now,
+            ) {
+                Ok(_) => {
+                    vc.rx(b.pkt_len());
+                    mirror(b, veth, sink, c);
+                    true
+                }
+                Err(r) => {
+                    count_drop(c, Some(v), r);
+                    false
+                }
+            }
+        });
+        let n = pkts.slice().len();
+        self.veth[..n].fill(v);
+        self.k
+            .encap(pkts.slice(), &self.veth[..n], table, &mut self.next[..n]);
+        if etag_pcp {
+            for (b, d) in pkts.slice().iter_mut().zip(self.next.iter()) {
+                if d.is_ok() {
+                    copy_pcp_to_etag(b.data_mut());
+                }
+            }
+        }
+        let up = t.uplink();
+        let next = &*self.next;
+        pkts.drain_each(|i, b| match next[i] {
+            Disposition::Ok => sink.send(up, b),
+            Disposition::Drop(r) => count_drop(c, Some(v), r),
+        });
+    }
+}
+
+/// E-Tag upstream: E-PCP and E-DEI from the inner C-tag (at 20 after an
+/// 8-byte E-Tag), when there is one.
+#[inline(always)]
+fn copy_pcp_to_etag(d: &mut [u8]) {
+    if d.len() >= 24 && d[20] == 0x81 && d[21] == 0x00 {
+        d[14] = (d[14] & 0x0f) | (d[22] & 0xf0);
+    }
+}
+
+/// Egress to VF vEth `v`: admin state and VLAN filter, mirror, count, send.
+#[inline(always)]
+fn down_one<B: PacketBuf, S: Sink<B>>(t: &Tables, sink: &mut S, c: &RoleCounters, b: B, v: u16) {
+    let veth = &t.veths()[usize::from(v)];
+    let r = &veth.cfg.rules;
+    if !r.admin_up {
+        return count_drop(c, Some(v), DropReason::AdminDown);
+    }
+    if let Err(e) = r
+        .vlan_of(ctag_vid(b.data()))
+        .and_then(|vlan| r.egress_acl(b.data(), vlan))
+    {
+        return count_drop(c, Some(v), e);
+    }
+    mirror(&b, veth, sink, c);
+    c.veth(v).tx(b.pkt_len());
+    sink.send(veth.cfg.port, b);
+}
+
+/// Replicates to the members of list `id`, skipping the vEth whose id is
+/// `prune`.
+#[inline]
+fn down_list<B: PacketBuf, S: Sink<B>>(
+    t: &Tables,
+    uplink: u16,
+    id: u16,
+    prune: Option<u16>,
+    b: B,
+    sink: &mut S,
+    c: &RoleCounters,
+) {
+    let Some(members) = t.list(uplink, id) else {
+        return count_drop(c, None, DropReason::UnknownVifList);
+    };
+    let veths = t.veths();
+    let dests = members
+        .iter()
+        .copied()
+        .filter(|m| Some(veths[usize::from(*m)].cfg.id) != prune);
+    let n = replicate(b, dests, sink, c, |s, b, v| down_one(t, s, c, b, v));
+    if n == 0 {
+        let r = if members.is_empty() {
+            DropReason::NoDestination
+        } else {
+            DropReason::Reflection
+        };
+        count_drop(c, None, r);
+    }
+}

@@ -1,0 +1,959 @@
+//! Compiled per-vEth rules (`DESIGN.md`, "Per-vEth rules") and their
+//! evaluation on one frame.
+//!
+//! The control plane fills a [`VethRules`] per vEth (plain data, documented
+//! field by field); [`super::TablesBuilder`] validates it. The fast path
+//! calls [`classify`] once per frame (L2 + the ACL key when the vEth has an
+//! ACL) and [`VethRules::ingress`] / [`VethRules::egress`], which return the
+//! frame's VLAN or a [`DropReason`]. The policer's state is per worker
+//! ([`Meter`]); its parameters live here.
+
+use crate::drop::DropReason;
+use crate::wire::EtherType;
+
+use super::mac::mac_u64;
+
+/// VLAN used for untagged frames on a vEth in [`VlanMode::Any`].
+pub const DEFAULT_VLAN: u16 = 1;
+
+/// A set of VLAN ids 0..=4095 (a 512-byte bitmap).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VlanSet(Box<[u64; 64]>);
+
+impl std::fmt::Debug for VlanSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Default for VlanSet {
+    fn default() -> Self {
+        VlanSet(Box::new([0; 64]))
+    }
+}
+
+impl VlanSet {
+    /// The set of `vids` (values above 4095 are ignored).
+    pub fn of(vids: impl IntoIterator<Item = u16>) -> VlanSet {
+        let mut s = VlanSet::default();
+        for v in vids {
+            s.insert(v);
+        }
+        s
+    }
+
+    /// Every VLAN 1..=4094.
+    pub fn all() -> VlanSet {
+        VlanSet::of(1..=4094)
+    }
+
+    /// Adds `vid`.
+    pub fn insert(&mut self, vid: u16) {
+        if vid < 4096 {
+            self.0[usize::from(vid >> 6)] |= 1 << (vid & 63);
+        }
+    }
+
+    /// Whether `vid` is in the set.
+    #[inline(always)]
+    pub fn contains(&self, vid: u16) -> bool {
+        vid < 4096 && self.0[usize::from(vid >> 6)] & (1 << (vid & 63)) != 0
+    }
+
+    /// The members, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..4096u16).filter(|v| self.contains(*v))
+    }
+}
+
+/// How a vEth carries VLANs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VlanMode {
+    /// No VLAN rule: any frame passes; an untagged frame is in
+    /// [`DEFAULT_VLAN`], a tagged one in its tag's VLAN; egress leaves the
+    /// frame as it is. On a bridge such a vEth is in the flood domain of
+    /// [`DEFAULT_VLAN`] and of every VLAN that another vEth configures.
+    #[default]
+    Any,
+    /// Access port: the VM sends untagged (or priority-tagged, VID 0)
+    /// frames, which belong to this VLAN; egress frames leave untagged.
+    Access(u16),
+    /// Trunk: tagged frames whose VLAN is in `allowed`; untagged frames
+    /// belong to `native` (dropped without one). Egress: frames of the
+    /// native VLAN leave untagged, others tagged.
+    Trunk {
+        /// VLANs allowed tagged.
+        allowed: VlanSet,
+        /// VLAN of untagged frames.
+        native: Option<u16>,
+    },
+}
+
+/// Egress VLAN treatment that [`VethRules::egress`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressTag {
+    /// Leave the frame's C-tag as it is.
+    Keep,
+    /// The frame leaves without a C-tag.
+    Untagged,
+    /// The frame leaves with a C-tag of this VLAN.
+    Tagged(u16),
+}
+
+/// A permit or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Let the frame through.
+    #[default]
+    Permit,
+    /// Drop it (`acl_deny`).
+    Deny,
+}
+
+/// One ACL rule: every field that is set must match (an unset field is a
+/// wildcard). IPv4 prefixes are matched as IPv4-mapped IPv6 addresses
+/// (`::ffff:a.b.c.d`), so a rule with an IPv4 prefix matches only IPv4
+/// frames and one with an IPv6 prefix only IPv6 frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AclRule {
+    /// What to do on a match.
+    pub action: Action,
+    /// Source MAC and mask (a bit set in the mask must match).
+    pub src_mac: Option<([u8; 6], [u8; 6])>,
+    /// Destination MAC and mask.
+    pub dst_mac: Option<([u8; 6], [u8; 6])>,
+    /// The final EtherType (after any C-tag).
+    pub ethertype: Option<u16>,
+    /// The frame's VLAN (as the vEth's VLAN mode assigns it), an inclusive
+    /// range (`(v, v)` for one VLAN).
+    pub vlan: Option<(u16, u16)>,
+    /// Source IP prefix: address (IPv4 given as `std::net::IpAddr::V4`) and
+    /// prefix length.
+    pub src_ip: Option<(std::net::IpAddr, u8)>,
+    /// Destination IP prefix.
+    pub dst_ip: Option<(std::net::IpAddr, u8)>,
+    /// IP protocol / IPv6 next header.
+    pub protocol: Option<u8>,
+    /// L4 source port range, inclusive (TCP, UDP, SCTP; first fragment).
+    pub src_port: Option<(u16, u16)>,
+    /// L4 destination port range, inclusive.
+    pub dst_port: Option<(u16, u16)>,
+}
+
+/// An [`AclRule`] compiled to masks: matching is a fixed sequence of
+/// and/xor/or over five words and three range checks, one branch per rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompiledRule {
+    /// Masks and values of (smac, dmac, misc); see [`AclKey::misc`].
+    m: [u64; 3],
+    v: [u64; 3],
+    sip_m: u128,
+    sip: u128,
+    dip_m: u128,
+    dip: u128,
+    sport_lo: u16,
+    sport_span: u16,
+    dport_lo: u16,
+    dport_span: u16,
+    vlan_lo: u16,
+    vlan_span: u16,
+    deny: bool,
+}
+
+fn ip_u128(a: std::net::IpAddr) -> (u128, u32) {
+    match a {
+        std::net::IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), 96),
+        std::net::IpAddr::V6(v6) => (u128::from(v6), 0),
+    }
+}
+
+fn prefix(p: Option<(std::net::IpAddr, u8)>) -> Result<(u128, u128), String> {
+    let Some((a, len)) = p else {
+        return Ok((0, 0));
+    };
+    let (v, base) = ip_u128(a);
+    let max = if base == 96 { 32 } else { 128 };
+    if u32::from(len) > max {
+        return Err(format!("prefix length /{len} is longer than {max}"));
+    }
+    let bits = base + u32::from(len);
+    let m = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    Ok((v & m, m))
+}
+
+impl CompiledRule {
+    /// Compiles `r`; refuses a prefix length beyond the address or an
+    /// empty port range.
+    pub fn compile(r: &AclRule) -> Result<CompiledRule, String> {
+        let mac = |x: Option<([u8; 6], [u8; 6])>| {
+            x.map_or((0, 0), |(v, m)| (mac_u64(&m), mac_u64(&v) & mac_u64(&m)))
+        };
+        let (smac_m, smac) = mac(r.src_mac);
+        let (dmac_m, dmac) = mac(r.dst_mac);
+        let (sip, sip_m) = prefix(r.src_ip)?;
+        let (dip, dip_m) = prefix(r.dst_ip)?;
+        for (lo, hi) in [r.src_port, r.dst_port].into_iter().flatten() {
+            if lo > hi {
+                return Err(format!("empty port range {lo}..={hi}"));
+            }
+        }
+        if let Some((lo, hi)) = r.vlan
+            && (lo > hi || hi > 4095)
+        {
+            return Err(format!("VLAN range {lo}..={hi} is empty or above 4095"));
+        }
+        let needs_ports = r.src_port.is_some() || r.dst_port.is_some();
+        let needs_ip =
+            r.src_ip.is_some() || r.dst_ip.is_some() || r.protocol.is_some() || needs_ports;
+        let (mut mm, mut mv) = (0u64, 0u64);
+        if let Some(et) = r.ethertype {
+            mm |= 0xffff << 48;
+            mv |= u64::from(et) << 48;
+        }
+        if let Some(p) = r.protocol {
+            mm |= 0xff << 24;
+            mv |= u64::from(p) << 24;
+        }
+        if needs_ip {
+            mm |= AclKey::IS_IP;
+            mv |= AclKey::IS_IP;
+        }
+        if needs_ports {
+            mm |= AclKey::HAS_PORTS;
+            mv |= AclKey::HAS_PORTS;
+        }
+        let (sl, sh) = r.src_port.unwrap_or((0, u16::MAX));
+        let (dl, dh) = r.dst_port.unwrap_or((0, u16::MAX));
+        let (vl, vh) = r.vlan.unwrap_or((0, u16::MAX));
+        Ok(CompiledRule {
+            m: [smac_m, dmac_m, mm],
+            v: [smac, dmac, mv],
+            sip_m,
+            sip,
+            dip_m,
+            dip,
+            sport_lo: sl,
+            sport_span: sh - sl,
+            dport_lo: dl,
+            dport_span: dh - dl,
+            vlan_lo: vl,
+            vlan_span: vh - vl,
+            deny: r.action == Action::Deny,
+        })
+    }
+
+    /// Whether the rule matches `k`.
+    #[inline(always)]
+    pub fn matches(&self, k: &AclKey) -> bool {
+        let x = ((k.smac & self.m[0]) ^ self.v[0])
+            | ((k.dmac & self.m[1]) ^ self.v[1])
+            | ((k.misc & self.m[2]) ^ self.v[2]);
+        let y = ((k.sip & self.sip_m) ^ self.sip) | ((k.dip & self.dip_m) ^ self.dip);
+        let vlan = (k.misc >> 32) as u16 & 0x0fff;
+        let ports = (k.sport.wrapping_sub(self.sport_lo) <= self.sport_span)
+            & (k.dport.wrapping_sub(self.dport_lo) <= self.dport_span)
+            & (vlan.wrapping_sub(self.vlan_lo) <= self.vlan_span);
+        (x | y as u64 | (y >> 64) as u64) == 0 && ports
+    }
+}
+
+/// The fields an ACL looks at, extracted once per frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AclKey {
+    /// Source MAC ([`mac_u64`]).
+    pub smac: u64,
+    /// Destination MAC.
+    pub dmac: u64,
+    /// Final EtherType << 48 | VLAN << 32 | IP protocol << 24 |
+    /// [`AclKey::HAS_PORTS`] | [`AclKey::IS_IP`].
+    pub misc: u64,
+    /// Source address (IPv4 mapped into IPv6).
+    pub sip: u128,
+    /// Destination address.
+    pub dip: u128,
+    /// L4 source port (0 without ports).
+    pub sport: u16,
+    /// L4 destination port.
+    pub dport: u16,
+}
+
+impl AclKey {
+    /// `misc` bit: an IPv4 or IPv6 header is present.
+    pub const IS_IP: u64 = 1;
+    /// `misc` bit: L4 ports are present (TCP/UDP/SCTP, not a later
+    /// fragment).
+    pub const HAS_PORTS: u64 = 2;
+}
+
+/// The last ACL decision, for [`VethRules::ingress_memo`]. Start each
+/// burst with `AclMemo::default()` (the tables may change between bursts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AclMemo {
+    key: AclKey,
+    veth: u16,
+    deny: bool,
+    valid: bool,
+}
+
+/// srTCM parameters (RFC 2697, as `rte_meter_srtcm_params`): committed
+/// rate in bytes per second, committed and excess burst sizes in bytes.
+/// Green and yellow pass; red is dropped (`policed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicerParams {
+    /// CIR, bytes per second (> 0).
+    pub cir: u64,
+    /// CBS, bytes (> 0, at most 2^31).
+    pub cbs: u64,
+    /// EBS, bytes (at most 2^31; 0 = no yellow).
+    pub ebs: u64,
+}
+
+/// A frame's L2 facts, from [`classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct L2 {
+    /// Outer EtherType (a TPID when tagged).
+    pub outer: u16,
+    /// C-tag VID, if a C-tag is at offset 12 (VID 0: priority tag).
+    pub ctag_vid: Option<u16>,
+    /// Final EtherType.
+    pub ethertype: u16,
+    /// Offset of the L3 header.
+    pub l3: usize,
+}
+
+/// Reads the L2 header of `d` (the first segment): `runt` below 14 bytes,
+/// `truncated` for a C-tag cut short, `tag_injection` when the outer
+/// EtherType is a VN-Tag/E-Tag/S-tag, `malformed` for any tag after a C-tag.
+#[inline(always)]
+pub fn classify(d: &[u8]) -> Result<L2, DropReason> {
+    if d.len() < 14 {
+        return Err(DropReason::Runt);
+    }
+    let outer = u16::from_be_bytes([d[12], d[13]]);
+    let o = EtherType(outer);
+    if o.is_extender_tag() || o.is_stag() {
+        return Err(DropReason::TagInjection);
+    }
+    if outer != EtherType::VLAN.0 {
+        return Ok(L2 {
+            outer,
+            ctag_vid: None,
+            ethertype: outer,
+            l3: 14,
+        });
+    }
+    if d.len() < 18 {
+        return Err(DropReason::Truncated);
+    }
+    let et = u16::from_be_bytes([d[16], d[17]]);
+    if EtherType(et).is_tag() {
+        return Err(DropReason::Malformed);
+    }
+    Ok(L2 {
+        outer,
+        ctag_vid: Some(u16::from_be_bytes([d[14], d[15]]) & 0x0fff),
+        ethertype: et,
+        l3: 18,
+    })
+}
+
+/// The ACL key of a frame whose L2 is `l2` and VLAN `vlan`. IPv4 options
+/// are skipped by IHL; IPv6 extension headers are not walked (ports are
+/// read only when the next header is TCP/UDP/SCTP).
+#[inline]
+pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
+    let mut k = AclKey {
+        smac: mac_u64(&d[6..12]),
+        dmac: mac_u64(&d[0..6]),
+        misc: u64::from(l2.ethertype) << 48 | u64::from(vlan & 0xfff) << 32,
+        ..AclKey::default()
+    };
+    let l3 = &d[l2.l3.min(d.len())..];
+    let (proto, l4_off) = match EtherType(l2.ethertype) {
+        EtherType::IPV4 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
+            let a = |o: usize| u32::from_be_bytes([l3[o], l3[o + 1], l3[o + 2], l3[o + 3]]);
+            k.sip = u128::from(a(12)) | 0xffff << 32;
+            k.dip = u128::from(a(16)) | 0xffff << 32;
+            let frag_off = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff;
+            (l3[9], (frag_off == 0).then(|| usize::from(l3[0] & 0xf) * 4))
+        }
+        EtherType::IPV6 if l3.len() >= 40 && l3[0] >> 4 == 6 => {
+            let a = |o: usize| {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&l3[o..o + 16]);
+                u128::from_be_bytes(b)
+            };
+            k.sip = a(8);
+            k.dip = a(24);
+            (l3[6], Some(40))
+        }
+        _ => return k,
+    };
+    k.misc |= u64::from(proto) << 24 | AclKey::IS_IP;
+    if let Some(o) = l4_off
+        && matches!(proto, 6 | 17 | 132)
+        && l3.len() >= o + 4
+    {
+        k.misc |= AclKey::HAS_PORTS;
+        k.sport = u16::from_be_bytes([l3[o], l3[o + 1]]);
+        k.dport = u16::from_be_bytes([l3[o + 2], l3[o + 3]]);
+    }
+    k
+}
+
+/// Everything enforced on one vEth, compiled. `Default` is a vEth that is
+/// up and lets everything through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethRules {
+    /// Administrative state: down drops everything both ways (`admin_down`).
+    pub admin_up: bool,
+    /// VLAN mode.
+    pub vlan: VlanMode,
+    /// MAC anti-spoof: when `Some`, frames from the VM must have one of
+    /// these source MACs (`mac_spoof`).
+    pub allowed_macs: Option<Vec<[u8; 6]>>,
+    /// Learned-once anti-spoof: besides `allowed_macs`, the first other
+    /// source MAC the vEth sends is accepted and then locked: any further
+    /// one is `mac_spoof`, until the control plane clears it
+    /// ([`super::mac::StickyMacs`]). Checked after the ACL.
+    pub learn_once: bool,
+    /// ACL on frames from the VM, first match wins.
+    pub acl: Vec<CompiledRule>,
+    /// What happens when no ACL rule matches (with an empty ACL: permit).
+    pub acl_default: Action,
+    /// srTCM policer on frames from the VM.
+    pub policer: Option<PolicerParams>,
+    /// PCP written into frames from the VM (C-tag PCP, and the E-Tag's
+    /// E-PCP on a port extender).
+    pub pcp: Option<u8>,
+    /// Port index that receives a copy of every frame the vEth sends or
+    /// receives (after ingress rules, before tagging; as delivered on
+    /// egress).
+    pub mirror: Option<u16>,
+    /// Most MACs the bridge learns on this vEth (`mac_limit` beyond).
+    pub mac_limit: Option<u32>,
+    /// ACL on frames towards the VM (as delivered: after the VLAN egress
+    /// treatment, without the link's tag), first match wins.
+    pub egress_acl: Vec<CompiledRule>,
+    /// What happens when no egress rule matches.
+    pub egress_acl_default: Action,
+}
+
+impl Default for VethRules {
+    fn default() -> Self {
+        VethRules {
+            admin_up: true,
+            vlan: VlanMode::Any,
+            allowed_macs: None,
+            learn_once: false,
+            acl: Vec::new(),
+            acl_default: Action::Permit,
+            policer: None,
+            pcp: None,
+            mirror: None,
+            mac_limit: None,
+            egress_acl: Vec::new(),
+            egress_acl_default: Action::Permit,
+        }
+    }
+}
+
+impl VethRules {
+    /// The VLAN of a frame from the VM, or why it is refused: `admin_down`,
+    /// `vlan_not_allowed`, `mac_spoof`, `acl_deny` (in this order; the
+    /// policer is the caller's, it needs per-worker state).
+    #[inline]
+    pub fn ingress(&self, d: &[u8], l2: &L2) -> Result<u16, DropReason> {
+        self.ingress_memo(d, l2, 0, &mut AclMemo::default())
+    }
+
+    /// [`VethRules::ingress`] for vEth `veth`, reusing the ACL decision of
+    /// the previous frame when it has the same ACL key on the same vEth
+    /// (`memo`, kept for one burst: runs of one flow are looked up once).
+    #[inline]
+    pub fn ingress_memo(
+        &self,
+        d: &[u8],
+        l2: &L2,
+        veth: u16,
+        memo: &mut AclMemo,
+    ) -> Result<u16, DropReason> {
+        if !self.admin_up {
+            return Err(DropReason::AdminDown);
+        }
+        let vlan = self.vlan_of(l2.ctag_vid)?;
+        // With learn_once, a MAC outside the list may still be the one the
+        // vEth learned: the caller checks that (it holds the shared state).
+        if let Some(macs) = &self.allowed_macs
+            && !self.learn_once
+        {
+            let src: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
+            if !macs.contains(&src) {
+                return Err(DropReason::MacSpoof);
+            }
+        }
+        if !self.acl.is_empty() {
+            let k = acl_key(d, l2, vlan);
+            let deny = if memo.valid && memo.veth == veth && memo.key == k {
+                memo.deny
+            } else {
+                let deny = match self.acl.iter().find(|r| r.matches(&k)) {
+                    Some(r) => r.deny,
+                    None => self.acl_default == Action::Deny,
+                };
+                *memo = AclMemo {
+                    key: k,
+                    veth,
+                    deny,
+                    valid: true,
+                };
+                deny
+            };
+            if deny {
+                return Err(DropReason::AclDeny);
+            }
+        }
+        Ok(vlan)
+    }
+
+    /// The VLAN of a frame whose C-tag VID is `vid` (VID 0, a priority
+    /// tag, counts as untagged), or `vlan_not_allowed`.
+    #[inline(always)]
+    pub fn vlan_of(&self, vid: Option<u16>) -> Result<u16, DropReason> {
+        let vid = vid.filter(|v| *v != 0);
+        match &self.vlan {
+            VlanMode::Any => Ok(vid.unwrap_or(DEFAULT_VLAN)),
+            VlanMode::Access(a) => match vid {
+                None => Ok(*a),
+                Some(_) => Err(DropReason::VlanNotAllowed),
+            },
+            VlanMode::Trunk { allowed, native } => match vid {
+                Some(v) if allowed.contains(v) => Ok(v),
+                Some(_) => Err(DropReason::VlanNotAllowed),
+                None => native.ok_or(DropReason::VlanNotAllowed),
+            },
+        }
+    }
+
+    /// The egress ACL on frame `d` (first segment) of `vlan` towards the
+    /// VM: `acl_deny` when denied.
+    #[inline]
+    pub fn egress_acl(&self, d: &[u8], vlan: u16) -> Result<(), DropReason> {
+        if self.egress_acl.is_empty() {
+            return Ok(());
+        }
+        // A frame the parser refuses cannot match a rule: the default.
+        let deny = match classify(d) {
+            Ok(l2) => {
+                let k = acl_key(d, &l2, vlan);
+                match self.egress_acl.iter().find(|r| r.matches(&k)) {
+                    Some(r) => r.deny,
+                    None => self.egress_acl_default == Action::Deny,
+                }
+            }
+            Err(_) => self.egress_acl_default == Action::Deny,
+        };
+        if deny {
+            Err(DropReason::AclDeny)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Egress check of a frame in `vlan` towards the VM: `admin_down`,
+    /// `vlan_not_allowed`, else how to tag it.
+    #[inline]
+    pub fn egress(&self, vlan: u16) -> Result<EgressTag, DropReason> {
+        if !self.admin_up {
+            return Err(DropReason::AdminDown);
+        }
+        match &self.vlan {
+            VlanMode::Any => Ok(EgressTag::Keep),
+            VlanMode::Access(a) if *a == vlan => Ok(EgressTag::Untagged),
+            VlanMode::Access(_) => Err(DropReason::VlanNotAllowed),
+            VlanMode::Trunk { native, .. } if *native == Some(vlan) => Ok(EgressTag::Untagged),
+            VlanMode::Trunk { allowed, .. } if allowed.contains(vlan) => {
+                Ok(EgressTag::Tagged(vlan))
+            }
+            VlanMode::Trunk { .. } => Err(DropReason::VlanNotAllowed),
+        }
+    }
+
+    /// Whether the vEth carries `vlan` (flood membership).
+    pub fn carries(&self, vlan: u16) -> bool {
+        self.admin_up && self.egress(vlan).is_ok()
+    }
+}
+
+/// One vEth's srTCM state in one worker (`rte_meter_srtcm`): token buckets
+/// in bytes with 32 fractional bits, refilled from the TSC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meter {
+    tc: u64,
+    te: u64,
+    last: u64,
+    cbs: u64,
+    ebs: u64,
+    /// Bytes per TSC tick, 16.48 fixed point, rounded up.
+    rate: u64,
+}
+
+impl Meter {
+    /// A meter with full buckets at `now` (TSC) for a TSC of `hz` ticks/s.
+    pub fn new(p: &PolicerParams, hz: u64, now: u64) -> Meter {
+        let cbs = p.cbs.min(1 << 31) << 32;
+        let ebs = p.ebs.min(1 << 31) << 32;
+        let rate = (u128::from(p.cir) << 48)
+            .div_ceil(u128::from(hz.max(1)))
+            .min(u128::from(u64::MAX)) as u64;
+        Meter {
+            tc: cbs,
+            te: ebs,
+            last: now,
+            cbs,
+            ebs,
+            rate,
+        }
+    }
+
+    /// Colours one frame of `len` bytes at `now`; `false` = red.
+    #[inline(always)]
+    pub fn pass(&mut self, len: u32, now: u64) -> bool {
+        let dt = now.saturating_sub(self.last);
+        self.last = now.max(self.last);
+        let add = u64::try_from((u128::from(dt) * u128::from(self.rate)) >> 16).unwrap_or(u64::MAX);
+        // srTCM: fill C first, overflow into E.
+        let tc = self.tc.saturating_add(add);
+        if tc > self.cbs {
+            self.te = self.te.saturating_add(tc - self.cbs).min(self.ebs);
+            self.tc = self.cbs;
+        } else {
+            self.tc = tc;
+        }
+        let need = u64::from(len) << 32;
+        if self.tc >= need {
+            self.tc -= need;
+            true
+        } else if self.te >= need {
+            self.te -= need;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0, 8, 0, 0]);
+        f
+    }
+
+    fn rules_with(acl: &[AclRule], default: Action) -> VethRules {
+        VethRules {
+            acl: acl
+                .iter()
+                .map(|r| CompiledRule::compile(r).unwrap())
+                .collect(),
+            acl_default: default,
+            ..VethRules::default()
+        }
+    }
+
+    #[test]
+    fn acl_first_match_on_ip_prefix_and_ports() {
+        let r = rules_with(
+            &[
+                AclRule {
+                    action: Action::Deny,
+                    dst_ip: Some((IpAddr::V4(Ipv4Addr::new(10, 1, 0, 0)), 16)),
+                    dst_port: Some((80, 90)),
+                    protocol: Some(17),
+                    ..AclRule::default()
+                },
+                AclRule {
+                    action: Action::Permit,
+                    ethertype: Some(0x0800),
+                    ..AclRule::default()
+                },
+            ],
+            Action::Deny,
+        );
+        let f = ipv4_udp([10, 0, 0, 1], [10, 1, 2, 3], 1000, 85);
+        let l2 = classify(&f).unwrap();
+        assert_eq!(r.ingress(&f, &l2), Err(DropReason::AclDeny));
+        let f = ipv4_udp([10, 0, 0, 1], [10, 1, 2, 3], 1000, 91);
+        assert_eq!(r.ingress(&f, &l2), Ok(DEFAULT_VLAN));
+        let f = ipv4_udp([10, 0, 0, 1], [10, 2, 2, 3], 1000, 85);
+        assert_eq!(r.ingress(&f, &l2), Ok(DEFAULT_VLAN));
+        // Not IPv4: no rule matches, default deny.
+        let mut arp = f.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(
+            r.ingress(&arp, &classify(&arp).unwrap()),
+            Err(DropReason::AclDeny)
+        );
+    }
+
+    /// The rule's meaning, field by field, without masks.
+    fn reference(r: &AclRule, f: &[u8], vlan: u16) -> bool {
+        let l2 = classify(f).unwrap();
+        let mac_ok = |m: Option<([u8; 6], [u8; 6])>, at: usize| {
+            m.is_none_or(|(v, k)| (0..6).all(|i| f[at + i] & k[i] == v[i] & k[i]))
+        };
+        let l3 = &f[l2.l3..];
+        let ip = match l2.ethertype {
+            0x0800 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
+                let a =
+                    |o: usize| IpAddr::V4(Ipv4Addr::new(l3[o], l3[o + 1], l3[o + 2], l3[o + 3]));
+                let frag = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff != 0;
+                let o = usize::from(l3[0] & 0xf) * 4;
+                Some((a(12), a(16), l3[9], (!frag).then_some(o)))
+            }
+            _ => None,
+        };
+        let in_prefix = |p: Option<(IpAddr, u8)>, a: IpAddr| {
+            p.is_none_or(|(net, len)| match (net, a) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                    u32::from(n) & m == u32::from(a) & m
+                }
+                _ => false,
+            })
+        };
+        let in_range = |r: Option<(u16, u16)>, v: Option<u16>| {
+            r.is_none_or(|(lo, hi)| v.is_some_and(|v| lo <= v && v <= hi))
+        };
+        let l2_ok = mac_ok(r.src_mac, 6)
+            && mac_ok(r.dst_mac, 0)
+            && r.ethertype.is_none_or(|e| e == l2.ethertype)
+            && r.vlan.is_none_or(|(lo, hi)| lo <= vlan && vlan <= hi);
+        let needs_ip = r.src_ip.is_some()
+            || r.dst_ip.is_some()
+            || r.protocol.is_some()
+            || r.src_port.is_some()
+            || r.dst_port.is_some();
+        let Some((sip, dip, proto, l4)) = ip else {
+            return l2_ok && !needs_ip;
+        };
+        let ports = l4
+            .filter(|o| matches!(proto, 6 | 17 | 132) && l3.len() >= o + 4)
+            .map(|o| {
+                (
+                    u16::from_be_bytes([l3[o], l3[o + 1]]),
+                    u16::from_be_bytes([l3[o + 2], l3[o + 3]]),
+                )
+            });
+        l2_ok
+            && in_prefix(r.src_ip, sip)
+            && in_prefix(r.dst_ip, dip)
+            && r.protocol.is_none_or(|p| p == proto)
+            && in_range(r.src_port, ports.map(|p| p.0))
+            && in_range(r.dst_port, ports.map(|p| p.1))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compiled_rule_matches_reference(
+            seed in proptest::prelude::any::<[u8; 24]>(),
+            ports in proptest::prelude::any::<[u16; 6]>(),
+            which in proptest::prelude::any::<u16>(),
+            plen in 0u8..=32,
+            frag in proptest::prelude::any::<bool>(),
+        ) {
+            // Small value ranges so that matches happen.
+            let b = |i: usize| seed[i] & 3;
+            let mut f = ipv4_udp([10, b(0), b(1), 1], [10, b(2), b(3), 2], ports[0] % 4, ports[1] % 4);
+            f[23] = [17, 6, 1, 132][usize::from(b(4))];
+            if frag {
+                f[21] = 1;
+            }
+            if b(5) == 0 {
+                f[12..14].copy_from_slice(&[0x86, 0xdd]);
+            }
+            let on = |bit: u16| which & (1 << bit) != 0;
+            let r = AclRule {
+                action: Action::Deny,
+                src_mac: on(0).then_some(([2, 0, 0, 0, 0, b(6)], [0xff, 0xff, 0xff, 0xff, 0xff, 0x3])),
+                dst_mac: on(1).then_some(([2, 0, 0, 0, 0, 2], [0xff; 6])),
+                ethertype: on(2).then_some(0x0800),
+                vlan: on(3).then_some((u16::from(b(7)), u16::from(b(7)) + u16::from(b(14) % 2))),
+                src_ip: on(4).then_some((IpAddr::V4(Ipv4Addr::new(10, b(8), b(9), 1)), plen)),
+                dst_ip: on(5).then_some((IpAddr::V4(Ipv4Addr::new(10, b(10), b(11), 0)), plen)),
+                protocol: on(6).then_some([17, 6, 1, 132][usize::from(b(12))]),
+                src_port: on(7).then_some((ports[2] % 4, ports[2] % 4 + ports[3] % 3)),
+                dst_port: on(8).then_some((ports[4] % 4, ports[4] % 4 + ports[5] % 3)),
+            };
+            let c = CompiledRule::compile(&r).unwrap();
+            let vlan = u16::from(b(13));
+            let l2 = classify(&f).unwrap();
+            proptest::prop_assert_eq!(c.matches(&acl_key(&f, &l2, vlan)), reference(&r, &f, vlan));
+        }
+    }
+
+    #[test]
+    fn acl_memo_reuses_only_the_same_key_and_veth() {
+        let r = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                dst_port: Some((80, 80)),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        let f80 = ipv4_udp([1; 4], [2; 4], 1, 80);
+        let f81 = ipv4_udp([1; 4], [2; 4], 1, 81);
+        let l2 = classify(&f80).unwrap();
+        let mut memo = AclMemo::default();
+        for _ in 0..2 {
+            assert_eq!(
+                r.ingress_memo(&f80, &l2, 0, &mut memo),
+                Err(DropReason::AclDeny)
+            );
+            assert!(r.ingress_memo(&f81, &l2, 0, &mut memo).is_ok());
+        }
+        assert_eq!(
+            r.ingress_memo(&f80, &l2, 0, &mut memo),
+            Err(DropReason::AclDeny)
+        );
+        // Same key, another vEth with other rules: not reused.
+        let open = VethRules::default();
+        assert!(open.ingress_memo(&f80, &l2, 1, &mut memo).is_ok());
+        let permit_all = rules_with(&[], Action::Permit);
+        assert!(permit_all.ingress_memo(&f80, &l2, 2, &mut memo).is_ok());
+    }
+
+    #[test]
+    fn acl_ipv6_prefix_and_macs() {
+        let r = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                src_ip: Some((IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0)), 8)),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        ip6.extend_from_slice(&Ipv6Addr::new(0xfd12, 0, 0, 0, 0, 0, 0, 1).octets());
+        ip6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        f.extend_from_slice(&ip6);
+        f.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        let l2 = classify(&f).unwrap();
+        assert_eq!(r.ingress(&f, &l2), Err(DropReason::AclDeny));
+        f[22] = 0xfe;
+        assert!(r.ingress(&f, &l2).is_ok());
+        let m = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                src_mac: Some(([2, 0, 0, 0, 0, 0], [0xff, 0xff, 0xff, 0xff, 0xff, 0])),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        assert_eq!(m.ingress(&f, &l2), Err(DropReason::AclDeny));
+        assert!(
+            CompiledRule::compile(&AclRule {
+                src_ip: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), 33)),
+                ..AclRule::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn vlan_modes() {
+        let untagged = ipv4_udp([1; 4], [2; 4], 1, 2);
+        let mut tagged = untagged[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 20]);
+        tagged.extend_from_slice(&untagged[12..]);
+        let (lu, lt) = (classify(&untagged).unwrap(), classify(&tagged).unwrap());
+        let access = VethRules {
+            vlan: VlanMode::Access(10),
+            ..VethRules::default()
+        };
+        assert_eq!(access.ingress(&untagged, &lu), Ok(10));
+        assert_eq!(
+            access.ingress(&tagged, &lt),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(access.egress(10), Ok(EgressTag::Untagged));
+        assert_eq!(access.egress(20), Err(DropReason::VlanNotAllowed));
+        let trunk = VethRules {
+            vlan: VlanMode::Trunk {
+                allowed: VlanSet::of([20, 30]),
+                native: None,
+            },
+            ..VethRules::default()
+        };
+        assert_eq!(trunk.ingress(&tagged, &lt), Ok(20));
+        assert_eq!(
+            trunk.ingress(&untagged, &lu),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(trunk.egress(30), Ok(EgressTag::Tagged(30)));
+        let native = VethRules {
+            vlan: VlanMode::Trunk {
+                allowed: VlanSet::of([30]),
+                native: Some(5),
+            },
+            ..VethRules::default()
+        };
+        assert_eq!(native.ingress(&untagged, &lu), Ok(5));
+        assert_eq!(
+            native.ingress(&tagged, &lt),
+            Err(DropReason::VlanNotAllowed)
+        );
+        assert_eq!(native.egress(5), Ok(EgressTag::Untagged));
+    }
+
+    #[test]
+    fn classify_guards() {
+        assert_eq!(classify(&[0; 13]), Err(DropReason::Runt));
+        let mut f = vec![0u8; 20];
+        f[12..14].copy_from_slice(&[0x89, 0x26]);
+        assert_eq!(classify(&f), Err(DropReason::TagInjection));
+        f[12..14].copy_from_slice(&[0x81, 0x00]);
+        f[16..18].copy_from_slice(&[0x88, 0xa8]);
+        assert_eq!(classify(&f), Err(DropReason::Malformed));
+        assert_eq!(classify(&f[..16]), Err(DropReason::Truncated));
+    }
+
+    #[test]
+    fn srtcm_green_yellow_red_and_refill() {
+        let p = PolicerParams {
+            cir: 1000,
+            cbs: 1000,
+            ebs: 500,
+        };
+        // 1 tick per microsecond.
+        let hz = 1_000_000;
+        let mut m = Meter::new(&p, hz, 0);
+        assert!(m.pass(1000, 0), "green from CBS");
+        assert!(m.pass(500, 0), "yellow from EBS");
+        assert!(!m.pass(1, 0), "red");
+        // 0.5 s later: 500 bytes back in C.
+        assert!(m.pass(500, 500_000));
+        assert!(!m.pass(100, 500_000));
+        // Long idle: both buckets full again, no more.
+        assert!(!m.pass(1001, 100_000_000), "larger than either bucket");
+        assert!(m.pass(1000, 100_000_000));
+        assert!(m.pass(500, 100_000_000));
+        assert!(!m.pass(1, 100_000_000));
+    }
+}
