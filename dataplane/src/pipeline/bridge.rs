@@ -34,8 +34,7 @@ use super::{
 };
 use crate::drop::DropReason;
 use crate::kernels::{
-    Disposition, ETag, ETagMeta, Kernels, PacketBuf, STag, STagMeta, TagBytes, TagKind, VnTag,
-    VnTagMeta,
+    Disposition, ETag, Kernels, PacketBuf, STag, TagBytes, TagHeader, TagKind, VnTag,
 };
 use crate::tables::rules::AclMemo;
 use crate::tables::{
@@ -50,9 +49,9 @@ pub struct Bridge {
     learn: Arc<LearnTable>,
     src: [u16; BURST],
     next: [Disposition; BURST],
-    vmeta: [VnTagMeta; BURST],
-    emeta: [ETagMeta; BURST],
-    smeta: [STagMeta; BURST],
+    vmeta: [TagHeader<VnTag>; BURST],
+    emeta: [TagHeader<ETag>; BURST],
+    smeta: [TagHeader<STag>; BURST],
 }
 
 impl Bridge {
@@ -70,9 +69,9 @@ impl Bridge {
             learn,
             src: [NO_VETH; BURST],
             next: [Disposition::Ok; BURST],
-            vmeta: [VnTagMeta::default(); BURST],
-            emeta: [ETagMeta::default(); BURST],
-            smeta: [STagMeta::default(); BURST],
+            vmeta: [TagHeader::default(); BURST],
+            emeta: [TagHeader::default(); BURST],
+            smeta: [TagHeader::default(); BURST],
         }
     }
 
@@ -223,7 +222,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
             PortKind::ExtenderLink(ExtKind::VnTag) => {
                 k.decap::<VnTag, _>(pkts.slice(), &mut self.vmeta[..n], &mut next[..n], true);
                 for i in 0..n {
-                    let m = self.vmeta[i];
+                    let m = self.vmeta[i].decode();
                     src[i] = NO_VETH;
                     if next[i].is_ok() {
                         next[i] = if m.direction {
@@ -245,7 +244,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
             PortKind::ExtenderLink(ExtKind::ETag) => {
                 k.decap::<ETag, _>(pkts.slice(), &mut self.emeta[..n], &mut next[..n], true);
                 for i in 0..n {
-                    let m = self.emeta[i];
+                    let m = self.emeta[i].decode();
                     src[i] = NO_VETH;
                     if next[i].is_ok() {
                         next[i] = if m.grp != 0 {
@@ -267,7 +266,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
                 for i in 0..n {
                     src[i] = NO_VETH;
                     if next[i].is_ok() {
-                        match t.by_id(rx_port, self.smeta[i].svid) {
+                        match t.by_id(rx_port, self.smeta[i].svid()) {
                             Some(v) => src[i] = v,
                             None => next[i] = Disposition::Drop(DropReason::UnknownVif),
                         }

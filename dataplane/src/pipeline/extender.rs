@@ -21,9 +21,7 @@ use super::{
     replicate,
 };
 use crate::drop::DropReason;
-use crate::kernels::{
-    Disposition, ETag, ETagMeta, Kernels, PacketBuf, TagBytes, TagKind, VnTag, VnTagMeta,
-};
+use crate::kernels::{Disposition, ETag, Kernels, PacketBuf, TagBytes, TagHeader, TagKind, VnTag};
 use crate::tables::rules::AclMemo;
 use crate::tables::{ExtKind, PortKind, RcuReader, Role, Tables};
 
@@ -33,8 +31,8 @@ pub struct Extender {
     common: Common,
     veth: [u16; BURST],
     next: [Disposition; BURST],
-    vmeta: [VnTagMeta; BURST],
-    emeta: [ETagMeta; BURST],
+    vmeta: [TagHeader<VnTag>; BURST],
+    emeta: [TagHeader<ETag>; BURST],
 }
 
 impl Extender {
@@ -45,8 +43,8 @@ impl Extender {
             common: Common::new(tables, kernels, hz, now),
             veth: [0; BURST],
             next: [Disposition::Ok; BURST],
-            vmeta: [VnTagMeta::default(); BURST],
-            emeta: [ETagMeta::default(); BURST],
+            vmeta: [TagHeader::default(); BURST],
+            emeta: [TagHeader::default(); BURST],
         }
     }
 }
@@ -104,7 +102,7 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                         if let Disposition::Drop(r) = next[i] {
                             return count_drop(c, None, r);
                         }
-                        let m = meta[i];
+                        let m = meta[i].decode();
                         if !m.direction {
                             return count_drop(c, None, DropReason::WrongDirection);
                         }
@@ -132,7 +130,7 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                         if let Disposition::Drop(r) = next[i] {
                             return count_drop(c, None, r);
                         }
-                        let m = meta[i];
+                        let m = meta[i].decode();
                         if m.grp != 0 {
                             let prune = (m.ingress_ecid_base != 0).then_some(m.ingress_ecid_base);
                             down_list(t, rx_port, m.ecid, prune, b, sink, c);

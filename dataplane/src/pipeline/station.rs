@@ -19,7 +19,7 @@ use super::{
     ingress, mirror, replicate,
 };
 use crate::drop::DropReason;
-use crate::kernels::{Disposition, Kernels, PacketBuf, STag, STagMeta};
+use crate::kernels::{Disposition, Kernels, PacketBuf, STag, TagHeader};
 use crate::tables::rules::AclMemo;
 use crate::tables::{PortKind, RcuReader, Role, Tables, mac_u64};
 use crate::wire::EtherType;
@@ -30,7 +30,7 @@ pub struct Station {
     common: Common,
     veth: [u16; BURST],
     next: [Disposition; BURST],
-    smeta: [STagMeta; BURST],
+    smeta: [TagHeader<STag>; BURST],
 }
 
 impl Station {
@@ -40,7 +40,7 @@ impl Station {
             common: Common::new(tables, kernels, hz, now),
             veth: [0; BURST],
             next: [Disposition::Ok; BURST],
-            smeta: [STagMeta::default(); BURST],
+            smeta: [TagHeader::default(); BURST],
         }
     }
 }
@@ -165,7 +165,7 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                     );
                     let (next, meta) = (&self.next, &self.smeta);
                     pkts.drain_each(|i, b| match next[i] {
-                        Disposition::Ok => deliver(t, meta[i].svid, b, sink, c),
+                        Disposition::Ok => deliver(t, meta[i].svid(), b, sink, c),
                         Disposition::Drop(r) => count_drop(c, None, r),
                     });
                 } else {
