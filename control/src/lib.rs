@@ -28,5 +28,6 @@ pub mod control;
 pub mod eal;
 pub mod model;
 pub mod netlink;
+pub mod publish;
 pub mod sriov;
 pub mod testkit;
