@@ -3,8 +3,8 @@
 //! Exit status: 0 ok, 1 runtime error, 2 usage error.
 
 mod options;
+mod role;
 mod run;
-#[allow(dead_code)] // wired to the control thread in run.rs next
 mod shell;
 mod telemetry;
 

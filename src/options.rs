@@ -27,6 +27,23 @@ pub struct Options {
     pub total_num_mbufs: Option<u32>,
     /// Send one burst on every port before forwarding (for ring loops).
     pub tx_first: bool,
+    /// Whether `--forward-mode` was given (else a run without ports is the
+    /// embedded demo of the roles).
+    pub forward_mode_given: bool,
+    /// Configuration file (ports, role, vEths, rules, SR-IOV).
+    pub config: Option<std::path::PathBuf>,
+    /// Role, overriding the configuration file's.
+    pub role: Option<String>,
+    /// Encapsulation, overriding the configuration file's (demo: vntag or etag).
+    pub encap: Option<String>,
+    /// Interactive command shell.
+    pub interactive: bool,
+    /// Commands to run at start-up, one per line.
+    pub cmdline_file: Option<std::path::PathBuf>,
+    /// Stop once every rx port has been idle this long.
+    pub stop_after_idle: Option<Duration>,
+    /// Tx queues per port (`None`: one per forwarding core).
+    pub txq: Option<u16>,
     /// Print help and exit.
     pub help: bool,
     /// Print the version and exit.
@@ -46,6 +63,14 @@ impl Default for Options {
             txd: 1024,
             total_num_mbufs: None,
             tx_first: false,
+            forward_mode_given: false,
+            config: None,
+            role: None,
+            encap: None,
+            interactive: false,
+            cmdline_file: None,
+            stop_after_idle: None,
+            txq: None,
             help: false,
             version: false,
         }
@@ -115,6 +140,86 @@ pub const OPTIONS: &[OptDef] = &[
             port index i pushes VIF / E-CID / S-VID i+1",
         apply: |o, v| {
             o.forward_mode = val(v).parse()?;
+            o.forward_mode_given = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "config",
+        short: None,
+        value: Some("FILE"),
+        help: "run the role of this configuration file (ports, vEths, rules, SR-IOV; docs/CONFIG.md)",
+        apply: |o, v| {
+            o.config = Some(val(v).into());
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "role",
+        short: None,
+        value: Some("ROLE"),
+        help: "port-extender, vepa-station or controlling-bridge (overrides the file's)",
+        apply: |o, v| {
+            let r = val(v);
+            if !["port-extender", "vepa-station", "controlling-bridge"].contains(&r) {
+                return Err("expected port-extender, vepa-station or controlling-bridge".into());
+            }
+            o.role = Some(r.into());
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "encap",
+        short: None,
+        value: Some("ENCAP"),
+        help: "vntag, etag, stag or none (overrides the file's; the embedded demo: vntag or etag) [vntag]",
+        apply: |o, v| {
+            let e = val(v);
+            if !["vntag", "etag", "stag", "none"].contains(&e) {
+                return Err("expected vntag, etag, stag or none".into());
+            }
+            o.encap = Some(e.into());
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "interactive",
+        short: Some('i'),
+        value: None,
+        help: "command shell (help lists the commands); runs until quit",
+        apply: |o, _| {
+            o.interactive = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "cmdline-file",
+        short: None,
+        value: Some("FILE"),
+        help: "run the shell commands in FILE at start-up, then go on",
+        apply: |o, v| {
+            o.cmdline_file = Some(val(v).into());
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "stop-after-idle",
+        short: None,
+        value: Some("MS"),
+        help: "stop once every rx port has been idle this many milliseconds (runs driven by pcap files)",
+        apply: |o, v| {
+            let ms: u64 = num(val(v), 1u64, 86_400_000)?;
+            o.stop_after_idle = Some(Duration::from_millis(ms));
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "txq",
+        short: None,
+        value: Some("N"),
+        help: "tx queues per port (at least one per forwarding core) [one per forwarding core]",
+        apply: |o, v| {
+            o.txq = Some(num(val(v), 1u16, 64)?);
             Ok(())
         },
     },

@@ -33,7 +33,18 @@ impl From<anyhow::Error> for RunError {
 const DEFAULT_PORTS: [&str; 2] = ["net_null0", "net_null1"];
 
 pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
-    let plan = EalPlan::new(user_eal, HugepageInfo::probe());
+    // A configuration file is read (and every error reported) before EAL
+    // starts.
+    let config = match &opts.config {
+        Some(p) => Some(crate::role::load_config(p, opts)?),
+        None => None,
+    };
+    let mut plan = EalPlan::new(user_eal, HugepageInfo::probe());
+    if config.as_ref().is_some_and(crate::role::needs_pci) {
+        // The configuration's PCI devices are attached after start-up.
+        plan.args.retain(|a| a != "--no-pci");
+        plan.devices_given = true;
+    }
     if let Some(w) = &plan.warning {
         eprintln!("{w}");
     }
@@ -44,6 +55,10 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
             .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .context("installing signal handlers")?;
     }
+    // SIGHUP: reload the configuration file (hitless).
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .context("installing the SIGHUP handler")?;
     let eal = Eal::init(&plan.args).map_err(|e| {
         RunError::Usage(
             anyhow!(e).context("EAL could not start with these options (see EAL's message above)"),
@@ -54,7 +69,10 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
     {
         eprintln!("vfex: warning: dpdk-dumpcap cannot attach: {e}");
     }
-    let result = forward(&eal, &plan, opts, &stop);
+    let result = match config {
+        Some(cfg) => crate::role::run(&eal, &plan, opts, &stop, &hup, cfg),
+        None => forward(&eal, &plan, opts, &stop),
+    };
     crate::telemetry::unregister();
     drop(eal); // rte_eal_cleanup
     if let Err(e) = remove_runtime_dir(&runtime_dir(&plan.file_prefix)) {

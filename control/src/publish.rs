@@ -179,7 +179,11 @@ pub fn to_tables(c: &Compiled, sticky: Option<Arc<StickyMacs>>) -> Result<Tables
     // An ordinary bridge port without a vEth gets one.
     for (i, k) in kinds.iter().enumerate() {
         if *k == PortKind::Ordinary && !c.veths.iter().any(|v| v.port == i) {
-            b.veth(VethConfig::new(&format!("port:{}", c.ports[i].name), i as u16, 0));
+            b.veth(VethConfig::new(
+                &format!("port:{}", c.ports[i].name),
+                i as u16,
+                0,
+            ));
         }
     }
     let uplink = kinds.iter().position(|k| *k == PortKind::Uplink);
@@ -201,7 +205,8 @@ pub fn to_tables(c: &Compiled, sticky: Option<Arc<StickyMacs>>) -> Result<Tables
                     Some(model::VlanMode::Access { vlan }) => Some(vlan),
                     _ => None,
                 };
-                let common = access(first).filter(|v| l.members.iter().all(|m| access(m) == Some(*v)));
+                let common =
+                    access(first).filter(|v| l.members.iter().all(|m| access(m) == Some(*v)));
                 b.flood_list(
                     port,
                     common.unwrap_or(tables::rules::DEFAULT_VLAN),
@@ -217,29 +222,52 @@ pub fn to_tables(c: &Compiled, sticky: Option<Arc<StickyMacs>>) -> Result<Tables
     b.build().map_err(|e| e.to_string())
 }
 
-/// Publishes compiled sets to the workers through `rcu`.
+/// Where the first publication leaves the workers' RCU handle.
+pub type RcuSlot = Arc<std::sync::OnceLock<Arc<Rcu<Tables>>>>;
+
+/// Publishes compiled sets to the workers through their RCU handle. The
+/// first publication creates the handle (the control thread compiles the
+/// first set before any worker runs) and leaves it in the slot for the
+/// run to start its workers with.
 pub struct DataplanePublisher {
-    rcu: Arc<Rcu<Tables>>,
+    slot: RcuSlot,
     grace: Duration,
 }
 
 impl DataplanePublisher {
-    /// A publisher over the workers' RCU handle; `grace`: how long to wait
-    /// for every worker to leave the old set before reporting a stuck
-    /// worker (the old set is then freed by the last reader).
-    pub fn new(rcu: Arc<Rcu<Tables>>, grace: Duration) -> DataplanePublisher {
-        DataplanePublisher { rcu, grace }
+    /// A publisher and the slot its first publication fills; `grace`: how
+    /// long to wait for every worker to leave the old set (after that a
+    /// warning names the publication; the old set goes with its last
+    /// reader).
+    pub fn new(grace: Duration) -> (DataplanePublisher, RcuSlot) {
+        let slot = RcuSlot::default();
+        (
+            DataplanePublisher {
+                slot: Arc::clone(&slot),
+                grace,
+            },
+            slot,
+        )
     }
 }
 
 impl TablePublisher for DataplanePublisher {
     fn publish(&mut self, compiled: &Arc<Compiled>) -> Result<(), PublishError> {
-        let sticky = Arc::clone(self.rcu.load().sticky());
+        let Some(rcu) = self.slot.get() else {
+            let tables = to_tables(compiled, None).map_err(PublishError)?;
+            let _ = self.slot.set(Rcu::new(tables));
+            return Ok(());
+        };
+        let sticky = Arc::clone(rcu.load().sticky());
         let tables = to_tables(compiled, Some(sticky)).map_err(PublishError)?;
-        let old = self.rcu.publish(tables);
+        if tables.role() != rcu.load().role() || tables.ports() != rcu.load().ports() {
+            return Err(PublishError(
+                "the role, the encapsulation and the ports cannot change while forwarding: stop, change them, start"
+                    .into(),
+            ));
+        }
+        let old = rcu.publish(tables);
         if !Rcu::synchronize(&old, self.grace) {
-            // Published all the same: the workers see the new set from
-            // their next loop; the old one goes with its last reader.
             eprintln!(
                 "vfex: warning: a worker did not pass a quiescent state within {:?} after publication {}",
                 self.grace, compiled.generation
