@@ -514,3 +514,183 @@ fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
     assert!(leftovers.is_empty(), "hugepage files left: {leftovers:?}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// An Ethernet frame padded to 60 bytes.
+fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+const VM1: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const VM2: [u8; 6] = [2, 0, 0, 0, 1, 2];
+
+/// A VN-Tag port extender on pcap ports: uplink, vm1, vm2.
+fn extender_config(dir: &Path, tag: &str, extra: &str) -> PathBuf {
+    let p = |n: &str| dir.join(n).display().to_string();
+    let cfg = format!(
+        r#"role = "port-extender"
+encap = "vntag"
+
+[ports.uplink]
+kind = "uplink"
+devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap={}"
+
+[ports.vm1]
+kind = "downlink"
+devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap={}"
+
+[ports.vm2]
+kind = "downlink"
+devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap={}"
+
+[veths.web1]
+port = "vm1"
+vif = 101
+mac = "02:00:00:00:01:01"
+
+[veths.web2]
+port = "vm2"
+vif = 102
+mac = "02:00:00:00:01:02"
+{extra}"#,
+        p("up-in.pcap"),
+        p("up-out.pcap"),
+        p("vm1-in.pcap"),
+        p("vm1-out.pcap"),
+        p("vm2-in.pcap"),
+        p("vm2-out.pcap"),
+    );
+    let path = dir.join("vfex.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+#[test]
+fn config_port_extender_tags_vm_frames_and_drops_injected_tags() {
+    let tag = "cfgext";
+    let dir = tempdir(tag);
+    write_pcap(
+        &dir.join("vm1-in.pcap"),
+        &[
+            eth([0xff; 6], VM1, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1]),
+            eth(VM2, VM1, 0x88b5, b"hairpin"),
+            // A VM may not choose its VIF.
+            eth(VM2, VM1, 0x8926, &[0, 0, 0, 5, 8, 0]),
+        ],
+    );
+    // Downstream: a unicast VN-Tag d=1 dst=102 for vm2, and one with d=0.
+    let mut down = eth(
+        VM2,
+        [2, 0, 0, 0, 9, 9],
+        0x8926,
+        &[0x80, 0x66, 0, 0, 0x88, 0xb5, 1],
+    );
+    down.truncate(60);
+    let mut wrong = down.clone();
+    wrong[14] = 0x00;
+    write_pcap(&dir.join("up-in.pcap"), &[down, wrong]);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    let cfg = extender_config(&dir, tag, "");
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--stop-after-idle",
+            "300",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("port-extender (vntag)"), "{out}");
+    assert!(out.contains("dropped tag_injection    1"), "{out}");
+    assert!(out.contains("dropped wrong_direction  1"), "{out}");
+    // The uplink carries the two VM frames with VN-Tag src=101, d=0.
+    let rows = tshark_rows(
+        &dir.join("up-out.pcap"),
+        &["vntag.dir", "vntag.src", "eth.src"],
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r[..2], ["0".to_string(), "101".to_string()], "{rows:?}");
+    }
+    // vm2 got the downstream frame, stripped.
+    let got = read_pcap(&dir.join("vm2-out.pcap"));
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0][12..14], &[0x88, 0xb5]);
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_config_files_exit_2_with_every_error_and_its_position() {
+    let tag = "cfgbad";
+    let dir = tempdir(tag);
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "role = \"port-extender\"\nencap = \"vntag\"\n[ports.up]\nkind = \"uplink\"\ndevargs = \"net_null0\"\n[veths.a]\nport = \"nope\"\nvif = 99999\n",
+    )
+    .unwrap();
+    let mut a = eal(tag);
+    a.extend(["--", "--config", &cfg.display().to_string()].map(String::from));
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    let file = cfg.display().to_string();
+    assert!(err.contains(&format!("{file}:7:")), "{err}");
+    assert!(err.contains(&format!("{file}:8:")), "{err}");
+    assert!(!out.contains("forwarding"), "nothing ran: {out}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn cmdline_file_commands_change_rules_hitlessly_and_report_bad_input() {
+    let tag = "cmdfile";
+    let dir = tempdir(tag);
+    write_pcap(&dir.join("vm1-in.pcap"), &[]);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    write_pcap(&dir.join("up-in.pcap"), &[]);
+    let cfg = extender_config(&dir, tag, "");
+    let cmds = dir.join("cmds");
+    std::fs::write(
+        &cmds,
+        "show veth\nveth set web1 admin=\"down\"\nshow veth web1\nveth set web1 vif=99999\nshwo port\nshow port info all\nshow config\nprofile add web pcp=3\nveth set web2 profile=\"web\"\nshow status\nquit\n",
+    )
+    .unwrap();
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--cmdline-file",
+            &cmds.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("veth web1 port 1 id 101"), "{out}");
+    assert!(out.contains("published generation 2"), "{out}");
+    assert!(out.contains("admin_up: false"), "{out}");
+    // A bad value is refused with its reason; nothing changes.
+    assert!(out.contains("error:") && out.contains("99999"), "{out}");
+    assert!(out.contains("unknown \"shwo\""), "{out}");
+    assert!(
+        out.contains("published generation 3") && out.contains("published generation 4"),
+        "{out}"
+    );
+    assert!(out.contains("Forward statistics"), "{out}");
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
