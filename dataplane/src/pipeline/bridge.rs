@@ -330,21 +330,18 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
                 return to_veth(t, k, sink, c, b, dv, vlan);
             }
             let groups = t.flood(vlan);
+            // Per group: one list copy if some member is not the source,
+            // or one copy per member other than the source.
             let dests = groups.iter().enumerate().flat_map(|(gi, g)| {
-                let first = if g.list.is_some() {
-                    g.members.iter().position(|m| *m != v || relay)
-                } else {
-                    None
+                let (list, each): (bool, &[u16]) = match g.list {
+                    Some(_) => (g.members.iter().any(|m| *m != v || relay), &[]),
+                    None => (false, &g.members),
                 };
-                g.members.iter().enumerate().filter_map(move |(j, &m)| {
-                    if g.list.is_some() {
-                        (Some(j) == first).then_some(Dest::List(gi as u16))
-                    } else if m == v && !relay {
-                        None
-                    } else {
-                        Some(Dest::Veth(m))
-                    }
-                })
+                list.then_some(Dest::List(gi as u16)).into_iter().chain(
+                    each.iter()
+                        .filter(move |m| **m != v || relay)
+                        .map(|m| Dest::Veth(*m)),
+                )
             });
             let sent = replicate(b, dests, sink, c, |s, b, dest| match dest {
                 Dest::Veth(dv) => to_veth(t, k, s, c, b, dv, vlan),

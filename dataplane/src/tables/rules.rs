@@ -141,22 +141,20 @@ pub struct AclRule {
 }
 
 /// An [`AclRule`] compiled to masks: matching is a fixed sequence of
-/// and/xor/or over five words and three range checks, one branch per rule.
+/// and/xor/or over five words and three range checks in one word, one
+/// branch per rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompiledRule {
     /// Masks and values of (smac, dmac, misc); see [`AclKey::misc`].
     m: [u64; 3],
     v: [u64; 3],
-    sip_m: u128,
-    sip: u128,
-    dip_m: u128,
-    dip: u128,
-    sport_lo: u16,
-    sport_span: u16,
-    dport_lo: u16,
-    dport_span: u16,
-    vlan_lo: u16,
-    vlan_span: u16,
+    /// Masks and values of the addresses as 64-bit halves: source high,
+    /// source low, destination high, destination low.
+    ip_m: [u64; 4],
+    ip_v: [u64; 4],
+    /// Range bounds packed as [`AclKey::ranges`] is.
+    lo: u64,
+    hi: u64,
     deny: bool,
 }
 
@@ -230,18 +228,22 @@ impl CompiledRule {
         let (dl, dh) = r.dst_port.unwrap_or((0, u16::MAX));
         let (vl, vh) = r.vlan.unwrap_or((0, u16::MAX));
         Ok(CompiledRule {
+            lo: AclKey::pack(sl, dl, vl),
+            hi: AclKey::pack(sh, dh, vh),
             m: [smac_m, dmac_m, mm],
             v: [smac, dmac, mv],
-            sip_m,
-            sip,
-            dip_m,
-            dip,
-            sport_lo: sl,
-            sport_span: sh - sl,
-            dport_lo: dl,
-            dport_span: dh - dl,
-            vlan_lo: vl,
-            vlan_span: vh - vl,
+            ip_m: [
+                (sip_m >> 64) as u64,
+                sip_m as u64,
+                (dip_m >> 64) as u64,
+                dip_m as u64,
+            ],
+            ip_v: [
+                (sip >> 64) as u64,
+                sip as u64,
+                (dip >> 64) as u64,
+                dip as u64,
+            ],
             deny: r.action == Action::Deny,
         })
     }
@@ -252,12 +254,24 @@ impl CompiledRule {
         let x = ((k.smac & self.m[0]) ^ self.v[0])
             | ((k.dmac & self.m[1]) ^ self.v[1])
             | ((k.misc & self.m[2]) ^ self.v[2]);
-        let y = ((k.sip & self.sip_m) ^ self.sip) | ((k.dip & self.dip_m) ^ self.dip);
-        let vlan = (k.misc >> 32) as u16 & 0x0fff;
-        let ports = (k.sport.wrapping_sub(self.sport_lo) <= self.sport_span)
-            & (k.dport.wrapping_sub(self.dport_lo) <= self.dport_span)
-            & (vlan.wrapping_sub(self.vlan_lo) <= self.vlan_span);
-        (x | y as u64 | (y >> 64) as u64) == 0 && ports
+        // 64-bit halves keep the work in general registers.
+        let ip = [
+            (k.sip >> 64) as u64,
+            k.sip as u64,
+            (k.dip >> 64) as u64,
+            k.dip as u64,
+        ];
+        let y = ((ip[0] & self.ip_m[0]) ^ self.ip_v[0])
+            | ((ip[1] & self.ip_m[1]) ^ self.ip_v[1])
+            | ((ip[2] & self.ip_m[2]) ^ self.ip_v[2])
+            | ((ip[3] & self.ip_m[3]) ^ self.ip_v[3]);
+        // Three range checks at once (SWAR): in each 20-bit lane, the
+        // guard bit survives `(a | G) - b` iff a >= b, and lanes never
+        // borrow from each other.
+        let ranges = ((k.ranges | AclKey::GUARD) - self.lo)
+            & ((self.hi | AclKey::GUARD) - k.ranges)
+            & AclKey::GUARD;
+        (x | y) == 0 && ranges == AclKey::GUARD
     }
 }
 
@@ -279,6 +293,9 @@ pub struct AclKey {
     pub sport: u16,
     /// L4 destination port.
     pub dport: u16,
+    /// `sport`, `dport` and the VLAN packed in 20-bit lanes
+    /// ([`AclKey::pack`]), for the range checks.
+    pub ranges: u64,
 }
 
 impl AclKey {
@@ -287,6 +304,14 @@ impl AclKey {
     /// `misc` bit: L4 ports are present (TCP/UDP/SCTP, not a later
     /// fragment).
     pub const HAS_PORTS: u64 = 2;
+    /// The guard bit of each lane of [`AclKey::ranges`].
+    pub const GUARD: u64 = 1 << 16 | 1 << 36 | 1 << 56;
+
+    /// Packs source port, destination port and VLAN into 20-bit lanes.
+    #[inline(always)]
+    pub const fn pack(sport: u16, dport: u16, vlan: u16) -> u64 {
+        sport as u64 | (dport as u64) << 20 | (vlan as u64) << 40
+    }
 }
 
 /// The last ACL decision, for [`VethRules::ingress_memo`]. Start each
@@ -391,7 +416,10 @@ pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
             k.dip = a(24);
             (l3[6], Some(40))
         }
-        _ => return k,
+        _ => {
+            k.ranges = AclKey::pack(0, 0, vlan & 0xfff);
+            return k;
+        }
     };
     k.misc |= u64::from(proto) << 24 | AclKey::IS_IP;
     if let Some(o) = l4_off
@@ -402,6 +430,7 @@ pub fn acl_key(d: &[u8], l2: &L2, vlan: u16) -> AclKey {
         k.sport = u16::from_be_bytes([l3[o], l3[o + 1]]);
         k.dport = u16::from_be_bytes([l3[o + 2], l3[o + 3]]);
     }
+    k.ranges = AclKey::pack(k.sport, k.dport, vlan & 0xfff);
     k
 }
 
