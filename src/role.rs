@@ -236,9 +236,23 @@ pub fn run(
         );
     }
 
-    let counters: Vec<RoleCounters> = (0..nworkers)
+    let counters: Arc<[RoleCounters]> = (0..nworkers)
         .map(|_| RoleCounters::new(nports, VETH_BLOCKS))
         .collect();
+    crate::telemetry::register_roles(
+        eal,
+        crate::telemetry::Info {
+            mode: format!("{} ({})", compiled.role.name(), compiled.encap.name()),
+            ports: compiled.ports.iter().map(|p| p.name.clone()).collect(),
+            workers: lcores.iter().map(|l| l.0).collect(),
+            hugepages: plan.hugepages,
+        },
+        vec![crate::telemetry::RoleView {
+            name: compiled.role.name().into(),
+            rcu: Arc::clone(&rcu),
+            counters: Arc::clone(&counters),
+        }],
+    )?;
     let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
     let ctx = Ctx {
         ports: &ports,

@@ -71,6 +71,10 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
     }
     let result = match config {
         Some(cfg) => crate::role::run(&eal, &plan, opts, &stop, &hup, cfg),
+        // No ports, no file, no diagnostic mode: the embedded demo.
+        None if eal.port_ids().is_empty() && !plan.devices_given && !opts.forward_mode_given => {
+            crate::demo::run(&eal, opts, &stop, plan.hugepages)
+        }
         None => forward(&eal, &plan, opts, &stop),
     };
     crate::telemetry::unregister();

@@ -137,4 +137,172 @@ pub fn unregister() {
     for c in COMMANDS {
         telemetry::unregister(c);
     }
+    unregister_roles();
+}
+
+/// One role instance as telemetry sees it.
+pub struct RoleView {
+    /// Instance name (`extender`, `bridge`, or the role).
+    pub name: String,
+    /// Its published tables.
+    pub rcu: Arc<vfex_dataplane::tables::Rcu<vfex_dataplane::tables::Tables>>,
+    /// Its per-worker counters.
+    pub counters: Arc<[vfex_dataplane::pipeline::RoleCounters]>,
+}
+
+/// The commands of a role run (and the demo), besides `/vfex/info`:
+///
+/// | command | answer |
+/// |---|---|
+/// | `/vfex/veths` | per instance: the vEth names, in index order |
+/// | `/vfex/veth,<name>` or `/vfex/veth,<instance>/<name>` | one vEth: port, id, rx/tx packets and bytes, drops |
+/// | `/vfex/drops` | drops by reason, all instances |
+/// | `/vfex/tables` | per instance: role, ports, vEths, table version |
+pub const ROLE_COMMANDS: &[&str] = &[
+    "/vfex/info",
+    "/vfex/veths",
+    "/vfex/veth",
+    "/vfex/drops",
+    "/vfex/tables",
+];
+
+/// Registers the role commands over `views`.
+pub fn register_roles(eal: &Eal, info: Info, views: Vec<RoleView>) -> anyhow::Result<()> {
+    let views = Arc::new(views);
+    let info = TelValue::dict([
+        ("version", TelValue::Str(env!("CARGO_PKG_VERSION").into())),
+        ("forward_mode", TelValue::Str(info.mode)),
+        (
+            "ports",
+            TelValue::Array(info.ports.into_iter().map(TelValue::Str).collect()),
+        ),
+        (
+            "workers",
+            TelValue::Array(
+                info.workers
+                    .iter()
+                    .map(|l| TelValue::U64(u64::from(*l)))
+                    .collect(),
+            ),
+        ),
+        ("hugepages", TelValue::Int(i64::from(info.hugepages))),
+    ]);
+    telemetry::register(
+        eal,
+        "/vfex/info",
+        "vfex version, role, ports and workers",
+        move |_| info.clone(),
+    )?;
+    let v = Arc::clone(&views);
+    telemetry::register(eal, "/vfex/veths", "vEth names per instance", move |_| {
+        TelValue::dict(v.iter().map(|i| {
+            let t = i.rcu.load();
+            (
+                i.name.clone(),
+                TelValue::Array(
+                    t.veths()
+                        .iter()
+                        .map(|x| TelValue::Str(x.cfg.name.clone()))
+                        .collect(),
+                ),
+            )
+        }))
+    })?;
+    let v = Arc::clone(&views);
+    telemetry::register(
+        eal,
+        "/vfex/veth",
+        "one vEth's counters. Parameter: name, or instance/name",
+        move |p| {
+            let Some(p) = p.map(str::trim) else {
+                return TelValue::dict([("error", TelValue::Str("give a vEth name".into()))]);
+            };
+            let (inst, name) = p.split_once('/').map_or((None, p), |(a, b)| (Some(a), b));
+            for i in v.iter().filter(|i| inst.is_none_or(|n| n == i.name)) {
+                let t = i.rcu.load();
+                let Some(idx) = t.veth_index(name) else {
+                    continue;
+                };
+                let cfg = &t.veths()[usize::from(idx)].cfg;
+                let sum = |f: &dyn Fn(&vfex_dataplane::pipeline::VethCounters) -> u64| -> u64 {
+                    i.counters.iter().map(|c| f(c.veth(idx))).sum()
+                };
+                let mut entries = vec![
+                    ("instance".to_string(), TelValue::Str(i.name.clone())),
+                    ("name".to_string(), TelValue::Str(cfg.name.clone())),
+                    ("port".to_string(), TelValue::U64(u64::from(cfg.port))),
+                    ("id".to_string(), TelValue::U64(u64::from(cfg.id))),
+                    (
+                        "rx_packets".to_string(),
+                        TelValue::U64(sum(&|c| c.rx_pkts.get())),
+                    ),
+                    (
+                        "rx_bytes".to_string(),
+                        TelValue::U64(sum(&|c| c.rx_bytes.get())),
+                    ),
+                    (
+                        "tx_packets".to_string(),
+                        TelValue::U64(sum(&|c| c.tx_pkts.get())),
+                    ),
+                    (
+                        "tx_bytes".to_string(),
+                        TelValue::U64(sum(&|c| c.tx_bytes.get())),
+                    ),
+                ];
+                for r in DropReason::ALL {
+                    let n = sum(&|c| c.drops[r.index()].get());
+                    if n > 0 {
+                        entries.push((format!("drop_{}", r.name()), TelValue::U64(n)));
+                    }
+                }
+                return TelValue::Dict(entries);
+            }
+            TelValue::dict([("error", TelValue::Str(format!("no vEth {p}")))])
+        },
+    )?;
+    let v = Arc::clone(&views);
+    telemetry::register(
+        eal,
+        "/vfex/drops",
+        "packets dropped, by reason (all instances)",
+        move |_| {
+            TelValue::dict(DropReason::ALL.iter().map(|r| {
+                let n: u64 = v
+                    .iter()
+                    .flat_map(|i| i.counters.iter())
+                    .map(|c| c.drop(*r).get())
+                    .sum();
+                (r.name(), TelValue::U64(n))
+            }))
+        },
+    )?;
+    let v = views;
+    telemetry::register(
+        eal,
+        "/vfex/tables",
+        "per instance: role, ports, vEths, table version",
+        move |_| {
+            TelValue::dict(v.iter().map(|i| {
+                let t = i.rcu.load();
+                (
+                    i.name.clone(),
+                    TelValue::Str(format!(
+                        "role {:?}, {} ports, {} vEths, version {}",
+                        t.role(),
+                        t.ports(),
+                        t.veths().len(),
+                        i.rcu.version()
+                    )),
+                )
+            }))
+        },
+    )?;
+    Ok(())
+}
+
+/// Removes the role commands' closures.
+pub fn unregister_roles() {
+    for c in ROLE_COMMANDS {
+        telemetry::unregister(c);
+    }
 }

@@ -195,12 +195,12 @@ fn macswap_mode_swaps_addresses_on_the_wire() {
 }
 
 #[test]
-fn embedded_default_forwards_prints_stats_and_cleans_up() {
+fn embedded_io_mode_forwards_prints_stats_and_cleans_up() {
     let mut a: Vec<String> = ["--file-prefix", &prefix("default")]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    a.extend(["--", "--duration", "2.2"].map(String::from));
+    a.extend(["--", "--duration", "2.2", "--forward-mode", "io"].map(String::from));
     let o = run(&a);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
@@ -267,7 +267,7 @@ fn sigint_stops_within_a_second_with_a_summary() {
         assert!(status.success(), "{status:?} {out} {err}");
         assert!(took < Duration::from_secs(1), "stopped in {took:?}");
         assert!(out.contains("signal received"), "{out}");
-        assert!(out.contains("Forward statistics"), "{out}");
+        assert!(out.contains("Demo summary"), "{out}");
         assert_cleaned_up(&tag);
     }
 }
@@ -371,11 +371,12 @@ fn tag_encap_modes_put_what_wireshark_expects_on_the_wire() {
 fn with_running_vfex<T>(
     tag: &str,
     eal_args: Vec<String>,
-    secs: &str,
+    vfex_args: &[&str],
     probe: impl FnOnce() -> T,
 ) -> (T, Output) {
     let mut a = eal_args;
-    a.extend(["--", "--duration", secs].map(String::from));
+    a.push("--".into());
+    a.extend(vfex_args.iter().map(|s| s.to_string()));
     let child = Command::new(VFEX)
         .args(&a)
         .stdin(Stdio::null())
@@ -413,24 +414,29 @@ fn json_u64(line: &str, key: &str) -> u64 {
 #[test]
 fn telemetry_answers_vfex_commands() {
     let tag = "telemetry";
-    let (out, o) = with_running_vfex(tag, eal(tag), "3", || {
-        let mut c = Command::new("dpdk-telemetry.py")
-            .args(["-f", &prefix(tag)])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dpdk-telemetry.py (package dpdk, installed by scripts/setup.sh)");
-        use std::io::Write as _;
-        c.stdin
+    let (out, o) = with_running_vfex(
+        tag,
+        eal(tag),
+        &["--duration", "3", "--forward-mode", "io"],
+        || {
+            let mut c = Command::new("dpdk-telemetry.py")
+                .args(["-f", &prefix(tag)])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("dpdk-telemetry.py (package dpdk, installed by scripts/setup.sh)");
+            use std::io::Write as _;
+            c.stdin
             .take()
             .unwrap()
             .write_all(
                 b"/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n",
             )
             .unwrap();
-        String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
-    });
+            String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
+        },
+    );
     assert!(o.status.success(), "{:?}", text(&o));
     let line = |cmd: &str, n: usize| {
         out.lines()
@@ -482,7 +488,7 @@ fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let (cap, o) = with_running_vfex(tag, a, "4", || {
+    let (cap, o) = with_running_vfex(tag, a, &["--duration", "4"], || {
         Command::new("dpdk-dumpcap")
             .args([
                 &format!("--file-prefix={}", prefix(tag)),
@@ -693,4 +699,131 @@ fn cmdline_file_commands_change_rules_hitlessly_and_report_bad_input() {
     assert!(out.contains("Forward statistics"), "{out}");
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The `NAME sent S received R own broadcasts received B` lines of the
+/// demo summary.
+fn demo_ends(out: &str) -> Vec<(String, u64, u64, u64)> {
+    out.lines()
+        .filter(|l| l.contains(" sent ") && l.contains("own broadcasts"))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let n = |k: &str| -> u64 {
+                let i = w.iter().position(|x| *x == k).unwrap();
+                w[i + 1].parse().unwrap()
+            };
+            (
+                w[0].to_string(),
+                n("sent"),
+                n("received"),
+                w[w.len() - 1].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
+    for (encap, lcores) in [("vntag", "0,1"), ("etag", "0@0,1@1,2@1")] {
+        let tag = format!("demo{encap}");
+        let mut a: Vec<String> = [
+            "--lcores",
+            lcores,
+            "--no-huge",
+            "-m",
+            "512",
+            "--file-prefix",
+            &prefix(&tag),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(["--", "--duration", "2", "--encap", encap].map(String::from));
+        let o = run(&a);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        assert!(out.contains("running the embedded demo"), "{out}");
+        assert!(
+            out.contains("extender veths") && out.contains("bridge veths"),
+            "per-vEth stats: {out}"
+        );
+        let ends = demo_ends(&out);
+        assert_eq!(ends.len(), 5, "{out}");
+        for (name, sent, received, own) in &ends {
+            assert!(*sent > 1000, "{name} sent {sent}: {out}");
+            // Everything sent to an end arrives but what was in flight at
+            // the stop (each VM gets one VM's and the external host's).
+            assert!(
+                *received * 100 >= *sent * 95,
+                "{name}: {received} of {sent}: {out}"
+            );
+            assert_eq!(*own, 0, "{name} got its own broadcast back: {out}");
+        }
+        assert!(!out.contains("dropped "), "{out}");
+        let learned = out.lines().find(|l| l.contains("learned MACs")).unwrap();
+        assert_eq!(learned.matches('@').count(), 5, "{learned}");
+        assert!(!err.contains("mbufs still in use"), "{err}");
+        assert_cleaned_up(&tag);
+    }
+}
+
+/// Runs dpdk-telemetry.py with `cmds` against `prefix`; its stdout.
+fn telemetry(prefix: &str, cmds: &str) -> String {
+    let mut c = Command::new("dpdk-telemetry.py")
+        .args(["-f", prefix])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dpdk-telemetry.py (package dpdk, installed by scripts/setup.sh)");
+    use std::io::Write as _;
+    c.stdin.take().unwrap().write_all(cmds.as_bytes()).unwrap();
+    String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
+}
+
+#[test]
+fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
+    let tag = "teldemo";
+    let (out, o) = with_running_vfex(tag, eal(tag), &["--duration", "3"], || {
+        telemetry(
+            &prefix(tag),
+            "/vfex/veths\n/vfex/veth,bridge/vm2\n/vfex/veth,vm9\n/vfex/tables\n/vfex/drops\n/vfex/info\n",
+        )
+    });
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        out.contains(r#"{"/vfex/veths": {"extender": ["vm1", "vm2", "vm3", "vm4"], "bridge": ["vm1", "vm2", "vm3", "vm4", "port:p1core"]}}"#),
+        "{out}"
+    );
+    let v = out
+        .lines()
+        .find(|l| l.starts_with(r#"{"/vfex/veth": {"instance""#))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        v.contains(r#""instance": "bridge", "name": "vm2", "port": 0, "id": 2"#),
+        "{v}"
+    );
+    assert!(
+        json_u64(v, "rx_packets") > 0 && json_u64(v, "tx_packets") > 0,
+        "{v}"
+    );
+    assert!(
+        out.contains(r#"{"/vfex/veth": {"error": "no vEth vm9"}}"#),
+        "{out}"
+    );
+    assert!(
+        out.contains("role Extender(VnTag), 5 ports, 4 vEths")
+            && out.contains("role Bridge, 2 ports, 5 vEths"),
+        "{out}"
+    );
+    let d = out
+        .lines()
+        .find(|l| l.starts_with(r#"{"/vfex/drops""#))
+        .unwrap();
+    assert_eq!(json_u64(d, "unknown_vif"), 0, "{d}");
+    assert!(
+        out.contains("demo: port extender + controlling bridge (vntag)"),
+        "{out}"
+    );
+    assert_cleaned_up(tag);
 }

@@ -25,11 +25,13 @@
 mod bridge;
 mod counters;
 mod extender;
+mod pair;
 mod station;
 
 pub use bridge::Bridge;
 pub use counters::{RoleCounters, VethCounters};
 pub use extender::Extender;
+pub use pair::Pair;
 pub use station::Station;
 
 use crate::dpdk::{Burst, Mbuf};
