@@ -298,11 +298,69 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     let hz = dpdk::tsc_hz();
     let start = Instant::now();
     let wstop = AtomicBool::new(false);
+    // The shell (-i, --cmdline-file) talks to the extender's control
+    // thread; it reads on a thread of its own while the generator runs.
+    // The extender learns no MACs: its shell shows the configured ones.
+    let no_learning = Arc::new(LearnTable::new(16, VETH_BLOCKS));
+    let ctx = crate::role::Ctx {
+        ports: &ports[..usize::from(split)],
+        counters: &ext_counters,
+        control: &ext.control,
+        rcu: &ext.rcu,
+        learn: &no_learning,
+        nworkers,
+        config_path: None,
+    };
+    let mut sh = crate::role::Shell::new(opts)?;
     let mut monitor = || {
-        generate(&mut ends_gen, &pool, opts, stop, start, |t| {
-            print_veths(t, &ext, &ext_counters, "extender");
-            print_veths(t, &br, &br_counters, "bridge");
-        });
+        if sh.run_startup_file(&ctx).is_some() {
+            wstop.store(true, Ordering::Relaxed);
+            return;
+        }
+        let lines = sh.spawn_reader();
+        if lines.is_some() {
+            println!(
+                "demo running; shell commands act on the port extender (help, show veth stats, quit)"
+            );
+        }
+        let quiet = Options {
+            stats_period: if opts.interactive {
+                None
+            } else {
+                opts.stats_period
+            },
+            ..opts.clone()
+        };
+        generate(
+            &mut ends_gen,
+            &pool,
+            &quiet,
+            stop,
+            start,
+            |t| {
+                print_veths(t, &ext, &ext_counters, "extender");
+                print_veths(t, &br, &br_counters, "bridge");
+            },
+            || {
+                let Some(rx) = &lines else {
+                    return false;
+                };
+                loop {
+                    match rx.try_recv() {
+                        Ok(line) => {
+                            if let Some(o) = sh.exec(&ctx, &line, true) {
+                                if o != crate::role::Outcome::Start {
+                                    return true;
+                                }
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+                        // End of input: quit.
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return true,
+                    }
+                }
+            },
+        );
         wstop.store(true, Ordering::Relaxed);
     };
     if lcores.len() >= 2 {
@@ -464,8 +522,13 @@ fn generate(
     stop: &AtomicBool,
     start: Instant,
     mut stats: impl FnMut(Duration),
+    mut tick: impl FnMut() -> bool,
 ) {
-    let deadline = opts.duration.map(|d| start + d);
+    let deadline = if opts.interactive {
+        None
+    } else {
+        opts.duration.map(|d| start + d)
+    };
     let mut next_stats = opts.stats_period.map(|p| start + p);
     let mut seq = 0u32;
     let ext = ends_gen.len() - 1;
@@ -475,7 +538,7 @@ fn generate(
             return;
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.is_some_and(|d| now >= d) || tick() {
             return;
         }
         seq = seq.wrapping_add(1);

@@ -64,14 +64,14 @@ pub fn needs_pci(cfg: &Config) -> bool {
 }
 
 /// What the monitor and the shell read.
-struct Ctx<'a, 'p> {
-    ports: &'a [Port<'p>],
-    counters: &'a [RoleCounters],
-    control: &'a ControlHandle,
-    rcu: &'a Arc<Rcu<Tables>>,
-    learn: &'a Arc<LearnTable>,
-    nworkers: usize,
-    config_path: Option<PathBuf>,
+pub(crate) struct Ctx<'a, 'p> {
+    pub(crate) ports: &'a [Port<'p>],
+    pub(crate) counters: &'a [RoleCounters],
+    pub(crate) control: &'a ControlHandle,
+    pub(crate) rcu: &'a Arc<Rcu<Tables>>,
+    pub(crate) learn: &'a Arc<LearnTable>,
+    pub(crate) nworkers: usize,
+    pub(crate) config_path: Option<PathBuf>,
 }
 
 impl Ctx<'_, '_> {
@@ -341,7 +341,7 @@ fn stop_flag() -> &'static AtomicBool {
 
 /// How a forwarding period ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Exit.
     Quit,
     /// Forwarding stopped, the shell goes on.
@@ -539,7 +539,7 @@ fn response_text(r: &Response) -> String {
 }
 
 /// The command shell: `--cmdline-file` lines, then `-i` input.
-struct Shell {
+pub(crate) struct Shell {
     startup: Vec<String>,
     editor: Option<rustyline::Editor<Completer, rustyline::history::DefaultHistory>>,
 }
@@ -566,7 +566,7 @@ impl rustyline::validate::Validator for Completer {}
 impl rustyline::Helper for Completer {}
 
 impl Shell {
-    fn new(opts: &Options) -> Result<Shell, RunError> {
+    pub(crate) fn new(opts: &Options) -> Result<Shell, RunError> {
         let startup = match &opts.cmdline_file {
             Some(p) => std::fs::read_to_string(p)
                 .map_err(|e| RunError::Usage(anyhow!("--cmdline-file {}: {e}", p.display())))?
@@ -586,7 +586,7 @@ impl Shell {
     }
 
     /// Runs the `--cmdline-file` lines (once); `Some` if one ends forwarding.
-    fn run_startup_file(&mut self, ctx: &Ctx<'_, '_>) -> Option<Outcome> {
+    pub(crate) fn run_startup_file(&mut self, ctx: &Ctx<'_, '_>) -> Option<Outcome> {
         for line in std::mem::take(&mut self.startup) {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
@@ -597,6 +597,26 @@ impl Shell {
             }
         }
         None
+    }
+
+    /// Reads lines on a thread of its own (the editor moves there) and
+    /// hands them over a channel, so that the caller's loop goes on (the
+    /// demo's generator); the channel closes at end of input.
+    pub(crate) fn spawn_reader(&mut self) -> Option<std::sync::mpsc::Receiver<String>> {
+        let mut ed = self.editor.take()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("vfex-shell".into())
+            .spawn(move || {
+                while let Ok(line) = ed.readline("vfex> ") {
+                    let _ = ed.add_history_entry(line.as_str());
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(rx)
     }
 
     /// Reads commands until one ends forwarding.
@@ -638,7 +658,12 @@ impl Shell {
     }
 
     /// Runs one line; `Some` when it ends the current period.
-    fn exec(&mut self, ctx: &Ctx<'_, '_>, line: &str, forwarding: bool) -> Option<Outcome> {
+    pub(crate) fn exec(
+        &mut self,
+        ctx: &Ctx<'_, '_>,
+        line: &str,
+        forwarding: bool,
+    ) -> Option<Outcome> {
         let cmd = match shell::parse_line(line) {
             Ok(Some(c)) => c,
             Ok(None) => return None,

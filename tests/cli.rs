@@ -827,3 +827,36 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
     );
     assert_cleaned_up(tag);
 }
+
+#[test]
+fn interactive_demo_takes_commands_from_stdin_until_quit() {
+    let tag = "demoshell";
+    let mut a = eal(tag);
+    a.extend(["--", "-i"].map(String::from));
+    let mut c = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut i = c.stdin.take().unwrap();
+        i.write_all(b"show veth vm1 stats\nveth set vm2 admin=\"down\"\nveth set vm2 vif=70000\nshow port info 9\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        i.write_all(b"show veth vm2 stats\nquit\n").unwrap();
+    }
+    let o = c.wait_with_output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("veth vm1: from-vm"), "{out}");
+    assert!(out.contains("published generation 2"), "{out}");
+    assert!(out.contains("error:") && out.contains("70000"), "{out}");
+    assert!(out.contains("error: no port 9"), "{out}");
+    // vm2 is down: its frames are dropped and counted.
+    assert!(out.contains("dropped admin_down"), "{out}");
+    assert!(out.contains("Demo summary"), "{out}");
+    assert_cleaned_up(tag);
+}
