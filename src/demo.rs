@@ -128,6 +128,8 @@ struct End<'p> {
     rx: RxQueue<'p>,
     tx: TxQueue<'p>,
     received: u64,
+    /// Frames sent (accepted by the wire) that this end should receive.
+    expected: u64,
     sent: u64,
     own_broadcasts: u64,
 }
@@ -227,6 +229,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
             rx: p.rx_queue(QueueId(0))?,
             tx: p.tx_queue(QueueId(0))?,
             received: 0,
+            expected: 0,
             sent: 0,
             own_broadcasts: 0,
         });
@@ -361,6 +364,22 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
                 }
             },
         );
+        // Let the workers deliver what is in flight: drain the ends until
+        // nothing has arrived for 50 ms (at most 2 s), then stop them.
+        let t0 = Instant::now();
+        let mut last = (Instant::now(), u64::MAX);
+        while t0.elapsed() < Duration::from_secs(2) {
+            for e in ends_gen.iter_mut() {
+                drain(e);
+            }
+            let got: u64 = ends_gen.iter().map(|e| e.received).sum();
+            if got != last.1 {
+                last = (Instant::now(), got);
+            } else if last.0.elapsed() >= Duration::from_millis(50) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         wstop.store(true, Ordering::Relaxed);
     };
     if lcores.len() >= 2 {
@@ -431,8 +450,8 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     println!("\n  ---------------------- Demo summary ({secs:.2} s) ----------------------");
     for e in &ends_gen {
         println!(
-            "  {:<9} sent {:>10}  received {:>10}  own broadcasts received {}",
-            e.name, e.sent, e.received, e.own_broadcasts
+            "  {:<9} sent {:>10}  received {:>10} of {:>10} addressed to it  own broadcasts received {}",
+            e.name, e.sent, e.received, e.expected, e.own_broadcasts
         );
     }
     summary_veths(&ext, &ext_counters, "extender");
@@ -543,17 +562,19 @@ fn generate(
         }
         seq = seq.wrapping_add(1);
         for i in 0..ends_gen.len() {
-            let mut frames: Vec<[u8; 60]> = Vec::with_capacity(8);
+            // (frame, destination end; None: broadcast to every other end)
+            let mut frames: Vec<([u8; 60], Option<usize>)> = Vec::with_capacity(8);
             if i < ext {
                 let me = ends_gen[i].mac;
-                frames.push(frame(ends_gen[(i + 1) % ext].mac, me, seq)); // hairpin
-                frames.push(frame(EXT_MAC, me, seq)); // to the external host
+                let peer = (i + 1) % ext;
+                frames.push((frame(ends_gen[peer].mac, me, seq), Some(peer))); // hairpin
+                frames.push((frame(EXT_MAC, me, seq), Some(ext))); // to the external host
                 if seq % 1000 == i as u32 {
-                    frames.push(frame([0xff; 6], me, seq));
+                    frames.push((frame([0xff; 6], me, seq), None));
                 }
             } else {
-                for vm in ends_gen.iter().take(ext) {
-                    frames.push(frame(vm.mac, EXT_MAC, seq));
+                for (v, vm) in ends_gen.iter().take(ext).enumerate() {
+                    frames.push((frame(vm.mac, EXT_MAC, seq), Some(v)));
                 }
             }
             let mut b: Burst<MAX_PKT_BURST> = Burst::new();
@@ -561,10 +582,22 @@ fn generate(
                 break;
             }
             for (m, f) in b.as_mut_slice().iter_mut().zip(&frames) {
-                let _ = m.set_data(f);
+                let _ = m.set_data(&f.0);
             }
             let n = ends_gen[i].tx.tx_burst(&mut b);
             ends_gen[i].sent += n as u64;
+            for (_, dst) in &frames[..n] {
+                match dst {
+                    Some(d) => ends_gen[*d].expected += 1,
+                    None => {
+                        for (j, e) in ends_gen.iter_mut().enumerate() {
+                            if j != i {
+                                e.expected += 1;
+                            }
+                        }
+                    }
+                }
+            }
             // Unsent frames are freed with the burst.
         }
         for e in ends_gen.iter_mut() {

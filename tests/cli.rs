@@ -701,9 +701,9 @@ fn cmdline_file_commands_change_rules_hitlessly_and_report_bad_input() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// The `NAME sent S received R own broadcasts received B` lines of the
-/// demo summary.
-fn demo_ends(out: &str) -> Vec<(String, u64, u64, u64)> {
+/// The `NAME sent S received R of E addressed to it  own broadcasts
+/// received B` lines of the demo summary: (name, S, R, E, B).
+fn demo_ends(out: &str) -> Vec<(String, u64, u64, u64, u64)> {
     out.lines()
         .filter(|l| l.contains(" sent ") && l.contains("own broadcasts"))
         .map(|l| {
@@ -716,6 +716,7 @@ fn demo_ends(out: &str) -> Vec<(String, u64, u64, u64)> {
                 w[0].to_string(),
                 n("sent"),
                 n("received"),
+                n("of"),
                 w[w.len() - 1].parse().unwrap(),
             )
         })
@@ -749,13 +750,14 @@ fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
         );
         let ends = demo_ends(&out);
         assert_eq!(ends.len(), 5, "{out}");
-        for (name, sent, received, own) in &ends {
+        for (name, sent, received, expected, own) in &ends {
             assert!(*sent > 1000, "{name} sent {sent}: {out}");
-            // Everything sent to an end arrives but what was in flight at
-            // the stop (each VM gets one VM's and the external host's).
+            // Every frame addressed to an end arrives (the demo drains
+            // before it stops); the few extra are unknown-unicast floods
+            // before the bridge learned the destination.
             assert!(
-                *received * 100 >= *sent * 95,
-                "{name}: {received} of {sent}: {out}"
+                received >= expected && received - expected <= 64,
+                "{name}: {received} of {expected}: {out}"
             );
             assert_eq!(*own, 0, "{name} got its own broadcast back: {out}");
         }
