@@ -169,7 +169,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     for w in ["up", "core", "vm1", "vm2", "vm3", "vm4"] {
         wires.push((
             w,
-            VirtualWire::new(eal, &format!("vfexw_{w}"), 1024)
+            VirtualWire::new(eal, &format!("vfexw_{w}"), 4096)
                 .with_context(|| format!("wire {w}"))?,
         ));
     }
@@ -456,6 +456,18 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     }
     summary_veths(&ext, &ext_counters, "extender");
     summary_veths(&br, &br_counters, "bridge");
+    let tx_full: u64 = ext_counters
+        .iter()
+        .chain(br_counters.iter())
+        .map(|c| {
+            (0..ports.len())
+                .map(|p| c.port(p).tx_full.get())
+                .sum::<u64>()
+        })
+        .sum();
+    if tx_full > 0 {
+        println!("  dropped tx_full          {tx_full}");
+    }
     for r in DropReason::ALL {
         let n: u64 = ext_counters
             .iter()

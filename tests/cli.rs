@@ -750,18 +750,34 @@ fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
         );
         let ends = demo_ends(&out);
         assert_eq!(ends.len(), 5, "{out}");
+        // Frames the wires refused (tx_full: with two lcores on one CPU a
+        // worker waits for its turn) are counted; every other frame
+        // addressed to an end arrives (the demo drains before it stops).
+        // A few extra are unknown-unicast floods before the bridge learned
+        // the destination.
+        let tx_full: u64 = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("dropped tx_full"))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        let mut missing = 0;
         for (name, sent, received, expected, own) in &ends {
             assert!(*sent > 1000, "{name} sent {sent}: {out}");
-            // Every frame addressed to an end arrives (the demo drains
-            // before it stops); the few extra are unknown-unicast floods
-            // before the bridge learned the destination.
             assert!(
-                received >= expected && received - expected <= 64,
+                *received <= expected + 64,
                 "{name}: {received} of {expected}: {out}"
             );
+            missing += expected.saturating_sub(*received);
             assert_eq!(*own, 0, "{name} got its own broadcast back: {out}");
         }
-        assert!(!out.contains("dropped "), "{out}");
+        assert!(
+            missing <= tx_full,
+            "{missing} frames lost, {tx_full} counted: {out}"
+        );
+        assert_eq!(
+            out.matches("dropped ").count(),
+            usize::from(tx_full > 0),
+            "{out}"
+        );
         let learned = out.lines().find(|l| l.contains("learned MACs")).unwrap();
         assert_eq!(learned.matches('@').count(), 5, "{learned}");
         assert!(!err.contains("mbufs still in use"), "{err}");
