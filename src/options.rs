@@ -27,6 +27,8 @@ pub struct Options {
     pub total_num_mbufs: Option<u32>,
     /// Send one burst on every port before forwarding (for ring loops).
     pub tx_first: bool,
+    /// Length of the `--tx-first` frames in bytes, without the 4-byte FCS.
+    pub txpkts: u16,
     /// Print help and exit.
     pub help: bool,
     /// Print the version and exit.
@@ -46,6 +48,7 @@ impl Default for Options {
             txd: 1024,
             total_num_mbufs: None,
             tx_first: false,
+            txpkts: 60,
             help: false,
             version: false,
         }
@@ -205,6 +208,16 @@ pub const OPTIONS: &[OptDef] = &[
         help: "send one burst of 32 frames on every port before forwarding (starts traffic on ring loops)",
         apply: |o, _| {
             o.tx_first = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "txpkts",
+        short: None,
+        value: Some("BYTES"),
+        help: "length of the --tx-first frames without FCS (Ethernet + IPv4 + UDP, 60 to 1514) [60]",
+        apply: |o, v| {
+            o.txpkts = num(val(v), 60u16, 1514)?;
             Ok(())
         },
     },
@@ -451,6 +464,8 @@ mod tests {
 
     #[test]
     fn flags() {
+        assert_eq!(p(&["--txpkts", "1514"]).unwrap().txpkts, 1514);
+        assert!(p(&["--txpkts", "59"]).unwrap_err().contains("out of range"));
         let o = p(&["--tx-first", "-h", "--version"]).unwrap();
         assert!(o.tx_first && o.help && o.version);
         assert!(p(&["-V"]).unwrap().version);

@@ -156,7 +156,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         dpdk::tsc_hz()
     );
     if opts.tx_first {
-        tx_first(&pool, &ports)?;
+        tx_first(&pool, &ports, opts.txpkts)?;
     }
     let counters: Vec<WorkerCounters> = (0..nworkers)
         .map(|_| WorkerCounters::new(ports.len()))
@@ -189,12 +189,45 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     Ok(())
 }
 
-/// Sends one burst of 64-byte frames on queue 0 of every port.
-fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>]) -> Result<(), RunError> {
-    let mut frame = [0u8; 60];
-    frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+/// One `--tx-first` frame of `len` bytes (without FCS): Ethernet, IPv4 and
+/// UDP headers with correct lengths and IPv4 checksum, zero payload.
+fn tx_first_frame(len: usize) -> Vec<u8> {
+    let mut f = vec![0u8; len.max(60)];
+    f[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = (f.len() - 14) as u16;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[198, 18, 0, 1]);
+    ip[16..20].copy_from_slice(&[198, 19, 0, 1]);
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let udp = &mut f[34..42];
+    udp[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&1024u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    f
+}
+
+/// Sends one burst of `len`-byte frames (`--txpkts`) on queue 0 of every port.
+fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunError> {
+    let frame = tx_first_frame(usize::from(len));
+    // Links of some devices (net_memif) come up only once the peer process
+    // has connected: wait for them a while, as testpmd does.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !ports.iter().all(|p| p.link().is_ok_and(|l| l.up)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for p in ports {
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
         if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {
