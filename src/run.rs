@@ -228,6 +228,15 @@ fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunE
     while Instant::now() < deadline && !ports.iter().all(|p| p.link().is_ok_and(|l| l.up)) {
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Poll every rx queue once before sending: a net_memif client hands its
+    // receive buffers to the server only when it polls, and the server drops
+    // what it cannot send (the workers start only after this burst).
+    for p in ports {
+        for q in 0..p.rx_queues() {
+            let mut b: Burst<MAX_PKT_BURST> = Burst::new();
+            p.rx_queue(QueueId(q))?.rx_burst(&mut b);
+        }
+    }
     for p in ports {
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
         if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {

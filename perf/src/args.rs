@@ -142,17 +142,44 @@ impl Default for Args {
 
 /// Scenarios, with one line of help each.
 pub const SCENARIOS: &[(&str, &str)] = &[
-    ("io", "vfex io vs testpmd io (and vs OVS in_port->output on pcap/null)"),
+    (
+        "io",
+        "vfex io vs testpmd io (and vs OVS in_port->output on pcap/null)",
+    ),
     ("macswap", "vfex macswap vs testpmd macswap"),
-    ("fwd", "each vfex --modes LIST vs testpmd io, with the cycles each adds over vfex io"),
-    ("encap", "push a tag (--tags) on every port vs testpmd io and OVS push_vlan"),
-    ("decap", "strip a tag on every port (tagged pcap input) vs OVS pop_vlan"),
-    ("port-extender", "vfex --role port-extender with --veths vEths vs OVS push/pop_vlan"),
+    (
+        "fwd",
+        "each vfex --modes LIST vs testpmd io, with the cycles each adds over vfex io",
+    ),
+    (
+        "encap",
+        "push a tag (--tags) on every port vs testpmd io and OVS push_vlan",
+    ),
+    (
+        "decap",
+        "strip a tag on every port (tagged pcap input) vs OVS pop_vlan",
+    ),
+    (
+        "port-extender",
+        "vfex --role port-extender with --veths vEths vs OVS push/pop_vlan",
+    ),
     ("vepa-station", "vfex --role vepa-station vs OVS NORMAL"),
-    ("controlling-bridge", "vfex --role controlling-bridge, --macs MACs over --veths vEths, vs OVS NORMAL"),
-    ("rfc2544", "zero-loss throughput (binary search over offered rate) through a memif loop"),
-    ("latency", "latency percentiles at --loads % of the zero-loss rate through a memif loop"),
-    ("table", "the README table: io, fwd/encap/decap and the roles with their peers"),
+    (
+        "controlling-bridge",
+        "vfex --role controlling-bridge, --macs MACs over --veths vEths, vs OVS NORMAL",
+    ),
+    (
+        "rfc2544",
+        "zero-loss throughput (binary search over offered rate) through a memif loop",
+    ),
+    (
+        "latency",
+        "latency percentiles at --loads % of the zero-loss rate through a memif loop",
+    ),
+    (
+        "table",
+        "the README table: io, fwd/encap/decap and the roles with their peers",
+    ),
 ];
 
 /// One option: long name, value placeholder (None: a flag), help, handler.
@@ -164,15 +191,23 @@ struct Opt {
 }
 
 fn list<T>(v: &str, f: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
-    v.split(',').filter(|s| !s.is_empty()).map(|s| f(s.trim())).collect()
+    v.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| f(s.trim()))
+        .collect()
 }
 
 fn strings(v: &str) -> Vec<String> {
-    v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    v.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn secs(v: &str) -> Result<f64> {
-    let f: f64 = v.parse().with_context(|| format!("{v:?} is not a number of seconds"))?;
+    let f: f64 = v
+        .parse()
+        .with_context(|| format!("{v:?} is not a number of seconds"))?;
     if !f.is_finite() || f < 0.0 {
         bail!("{v:?} is out of range");
     }
@@ -180,79 +215,247 @@ fn secs(v: &str) -> Result<f64> {
 }
 
 const OPTS: &[Opt] = &[
-    Opt { long: "modes", value: Some("LIST"), help: "vfex forward modes for fwd [io]", apply: |a, v| { a.modes = strings(v); Ok(()) } },
-    Opt { long: "tags", value: Some("LIST"), help: "tags for encap/decap: vntag,etag,stag [all three]", apply: |a, v| {
-        a.tags = strings(v);
-        for t in &a.tags {
-            if !["vntag", "etag", "stag"].contains(&t.as_str()) { bail!("unknown tag {t:?}: expected vntag, etag or stag"); }
-        }
-        Ok(())
-    } },
-    Opt { long: "inputs", value: Some("LIST"), help: "null, ring, pcap, memif [each scenario's own]", apply: |a, v| { a.inputs = list(v, Input::parse)?; Ok(()) } },
-    Opt { long: "frame-sizes", value: Some("LIST"), help: "frame sizes in bytes with FCS, 64 to 1518 [64]", apply: |a, v| {
-        a.frame_sizes = list(v, |s| {
-            let n: u16 = s.parse().with_context(|| format!("frame size {s:?}"))?;
-            if !(64..=1518).contains(&n) { bail!("frame size {n} is out of range (64 to 1518)"); }
-            Ok(n)
-        })?;
-        Ok(())
-    } },
-    Opt { long: "workers", value: Some("LIST"), help: "forwarding cores per run, e.g. 1,2,4,8 [1]", apply: |a, v| {
-        a.workers = list(v, |s| {
-            let n: usize = s.parse().with_context(|| format!("workers {s:?}"))?;
-            if !(1..=64).contains(&n) { bail!("workers {n} is out of range (1 to 64)"); }
-            Ok(n)
-        })?;
-        Ok(())
-    } },
-    Opt { long: "burst", value: Some("N"), help: "rx/tx burst of the peers (vfex's is 32) [32]", apply: |a, v| {
-        a.burst = v.parse().context("--burst")?;
-        if !(1..=512).contains(&a.burst) { bail!("--burst {v} is out of range (1 to 512)"); }
-        Ok(())
-    } },
-    Opt { long: "rounds", value: Some("N"), help: "A/B rounds [3]", apply: |a, v| {
-        a.rounds = v.parse().context("--rounds")?;
-        if a.rounds == 0 { bail!("--rounds must be at least 1"); }
-        Ok(())
-    } },
-    Opt { long: "duration", value: Some("SECONDS"), help: "measured time of each run, after the warm-up [5]", apply: |a, v| {
-        a.duration = secs(v)?;
-        if a.duration < 1.0 { bail!("--duration must be at least 1 second"); }
-        Ok(())
-    } },
-    Opt { long: "warmup", value: Some("SECONDS"), help: "time discarded at the start of each run [1]", apply: |a, v| { a.warmup = secs(v)?; Ok(()) } },
-    Opt { long: "memory", value: Some("MODE"), help: "huge (hugepages, --in-memory), nohuge (--no-huge -m 1024) or auto [auto]", apply: |a, v| {
-        if !["huge", "nohuge", "auto"].contains(&v) { bail!("unknown --memory {v:?}: expected huge, nohuge or auto"); }
-        a.memory = v.into();
-        Ok(())
-    } },
-    Opt { long: "peers", value: Some("LIST"), help: "testpmd, ovs, or none [testpmd,ovs]", apply: |a, v| {
-        a.peers = list(v, |s| match s {
-            "testpmd" => Ok(Some(PeerKind::Testpmd)),
-            "ovs" => Ok(Some(PeerKind::Ovs)),
-            "none" => Ok(None),
-            _ => bail!("unknown peer {s:?}: expected testpmd, ovs or none"),
-        })?.into_iter().flatten().collect();
-        Ok(())
-    } },
-    Opt { long: "vfex", value: Some("PATH"), help: "vfex binary [target/release/vfex]", apply: |a, v| { a.vfex = v.into(); Ok(()) } },
-    Opt { long: "testpmd", value: Some("PATH"), help: "testpmd binary [dpdk-testpmd]", apply: |a, v| { a.testpmd = v.into(); Ok(()) } },
-    Opt { long: "ovs-vswitchd", value: Some("PATH"), help: "ovs-vswitchd built with DPDK [/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk]", apply: |a, v| { a.ovs_vswitchd = v.into(); Ok(()) } },
-    Opt { long: "out", value: Some("DIR"), help: "results go to DIR/<UTC timestamp>/ [results]", apply: |a, v| { a.out = v.into(); Ok(()) } },
-    Opt { long: "json", value: Some("FILE"), help: "also write the JSON results here", apply: |a, v| { a.json = Some(v.into()); Ok(()) } },
-    Opt { long: "no-perf-stat", value: None, help: "do not count CPU cycles with perf stat (TSC cycles only)", apply: |a, _| { a.perf_stat = false; Ok(()) } },
-    Opt { long: "loads", value: Some("LIST"), help: "latency: offered loads in % of the zero-loss rate [10,50,90]", apply: |a, v| {
-        a.loads = list(v, |s| {
-            let f: f64 = s.parse().with_context(|| format!("load {s:?}"))?;
-            if !(0.0..=100.0).contains(&f) || f == 0.0 { bail!("load {f} is out of range (0 to 100 %)"); }
-            Ok(f)
-        })?;
-        Ok(())
-    } },
-    Opt { long: "veths", value: Some("N"), help: "roles: vEths [64]", apply: |a, v| { a.veths = v.parse().context("--veths")?; Ok(()) } },
-    Opt { long: "macs", value: Some("N"), help: "controlling bridge: learned MACs [65536]", apply: |a, v| { a.macs = v.parse().context("--macs")?; Ok(()) } },
-    Opt { long: "loss", value: Some("RATIO"), help: "rfc2544: acceptable loss ratio [0]", apply: |a, v| { a.loss = v.parse().context("--loss")?; Ok(()) } },
-    Opt { long: "resolution", value: Some("RATIO"), help: "rfc2544: stop when the step is below this share of the rate [0.01]", apply: |a, v| { a.resolution = v.parse().context("--resolution")?; Ok(()) } },
+    Opt {
+        long: "modes",
+        value: Some("LIST"),
+        help: "vfex forward modes for fwd [io]",
+        apply: |a, v| {
+            a.modes = strings(v);
+            Ok(())
+        },
+    },
+    Opt {
+        long: "tags",
+        value: Some("LIST"),
+        help: "tags for encap/decap: vntag,etag,stag [all three]",
+        apply: |a, v| {
+            a.tags = strings(v);
+            for t in &a.tags {
+                if !["vntag", "etag", "stag"].contains(&t.as_str()) {
+                    bail!("unknown tag {t:?}: expected vntag, etag or stag");
+                }
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "inputs",
+        value: Some("LIST"),
+        help: "null, ring, pcap, memif [each scenario's own]",
+        apply: |a, v| {
+            a.inputs = list(v, Input::parse)?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "frame-sizes",
+        value: Some("LIST"),
+        help: "frame sizes in bytes with FCS, 64 to 1518 [64]",
+        apply: |a, v| {
+            a.frame_sizes = list(v, |s| {
+                let n: u16 = s.parse().with_context(|| format!("frame size {s:?}"))?;
+                if !(64..=1518).contains(&n) {
+                    bail!("frame size {n} is out of range (64 to 1518)");
+                }
+                Ok(n)
+            })?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "workers",
+        value: Some("LIST"),
+        help: "forwarding cores per run, e.g. 1,2,4,8 [1]",
+        apply: |a, v| {
+            a.workers = list(v, |s| {
+                let n: usize = s.parse().with_context(|| format!("workers {s:?}"))?;
+                if !(1..=64).contains(&n) {
+                    bail!("workers {n} is out of range (1 to 64)");
+                }
+                Ok(n)
+            })?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "burst",
+        value: Some("N"),
+        help: "rx/tx burst of the peers (vfex's is 32) [32]",
+        apply: |a, v| {
+            a.burst = v.parse().context("--burst")?;
+            if !(1..=512).contains(&a.burst) {
+                bail!("--burst {v} is out of range (1 to 512)");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "rounds",
+        value: Some("N"),
+        help: "A/B rounds [3]",
+        apply: |a, v| {
+            a.rounds = v.parse().context("--rounds")?;
+            if a.rounds == 0 {
+                bail!("--rounds must be at least 1");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "duration",
+        value: Some("SECONDS"),
+        help: "measured time of each run, after the warm-up [5]",
+        apply: |a, v| {
+            a.duration = secs(v)?;
+            if a.duration < 1.0 {
+                bail!("--duration must be at least 1 second");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "warmup",
+        value: Some("SECONDS"),
+        help: "time discarded at the start of each run [1]",
+        apply: |a, v| {
+            a.warmup = secs(v)?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "memory",
+        value: Some("MODE"),
+        help: "huge (hugepages, --in-memory), nohuge (--no-huge -m 1024) or auto [auto]",
+        apply: |a, v| {
+            if !["huge", "nohuge", "auto"].contains(&v) {
+                bail!("unknown --memory {v:?}: expected huge, nohuge or auto");
+            }
+            a.memory = v.into();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "peers",
+        value: Some("LIST"),
+        help: "testpmd, ovs, or none [testpmd,ovs]",
+        apply: |a, v| {
+            a.peers = list(v, |s| match s {
+                "testpmd" => Ok(Some(PeerKind::Testpmd)),
+                "ovs" => Ok(Some(PeerKind::Ovs)),
+                "none" => Ok(None),
+                _ => bail!("unknown peer {s:?}: expected testpmd, ovs or none"),
+            })?
+            .into_iter()
+            .flatten()
+            .collect();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "vfex",
+        value: Some("PATH"),
+        help: "vfex binary [target/release/vfex]",
+        apply: |a, v| {
+            a.vfex = v.into();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "testpmd",
+        value: Some("PATH"),
+        help: "testpmd binary [dpdk-testpmd]",
+        apply: |a, v| {
+            a.testpmd = v.into();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "ovs-vswitchd",
+        value: Some("PATH"),
+        help: "ovs-vswitchd built with DPDK [/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk]",
+        apply: |a, v| {
+            a.ovs_vswitchd = v.into();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "out",
+        value: Some("DIR"),
+        help: "results go to DIR/<UTC timestamp>/ [results]",
+        apply: |a, v| {
+            a.out = v.into();
+            Ok(())
+        },
+    },
+    Opt {
+        long: "json",
+        value: Some("FILE"),
+        help: "also write the JSON results here",
+        apply: |a, v| {
+            a.json = Some(v.into());
+            Ok(())
+        },
+    },
+    Opt {
+        long: "no-perf-stat",
+        value: None,
+        help: "do not count CPU cycles with perf stat (TSC cycles only)",
+        apply: |a, _| {
+            a.perf_stat = false;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "loads",
+        value: Some("LIST"),
+        help: "latency: offered loads in % of the zero-loss rate [10,50,90]",
+        apply: |a, v| {
+            a.loads = list(v, |s| {
+                let f: f64 = s.parse().with_context(|| format!("load {s:?}"))?;
+                if !(0.0..=100.0).contains(&f) || f == 0.0 {
+                    bail!("load {f} is out of range (0 to 100 %)");
+                }
+                Ok(f)
+            })?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "veths",
+        value: Some("N"),
+        help: "roles: vEths [64]",
+        apply: |a, v| {
+            a.veths = v.parse().context("--veths")?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "macs",
+        value: Some("N"),
+        help: "controlling bridge: learned MACs [65536]",
+        apply: |a, v| {
+            a.macs = v.parse().context("--macs")?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "loss",
+        value: Some("RATIO"),
+        help: "rfc2544: acceptable loss ratio [0]",
+        apply: |a, v| {
+            a.loss = v.parse().context("--loss")?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "resolution",
+        value: Some("RATIO"),
+        help: "rfc2544: stop when the step is below this share of the rate [0.01]",
+        apply: |a, v| {
+            a.resolution = v.parse().context("--resolution")?;
+            Ok(())
+        },
+    },
 ];
 
 /// The help text, generated from the tables.
@@ -312,7 +515,10 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>> {
             (None, None) => String::new(),
             (None, Some(_)) => bail!("--{name} takes no value"),
             (Some(_), Some(v)) => v,
-            (Some(m), None) => it.next().cloned().with_context(|| format!("--{name} needs a value ({m})"))?,
+            (Some(m), None) => it
+                .next()
+                .cloned()
+                .with_context(|| format!("--{name} needs a value ({m})"))?,
         };
         (o.apply)(&mut a, &v).with_context(|| format!("--{name} {v}"))?;
     }
@@ -346,9 +552,22 @@ mod tests {
     #[test]
     fn lists_and_ranges() {
         let a = p(&[
-            "encap,decap", "--inputs", "null,pcap,memif", "--frame-sizes", "64,512,1518",
-            "--workers=1,2,4,8", "--peers", "none", "--tags", "stag", "--duration", "1",
-            "--warmup", "0.5", "--loads", "10,90",
+            "encap,decap",
+            "--inputs",
+            "null,pcap,memif",
+            "--frame-sizes",
+            "64,512,1518",
+            "--workers=1,2,4,8",
+            "--peers",
+            "none",
+            "--tags",
+            "stag",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.5",
+            "--loads",
+            "10,90",
         ])
         .unwrap()
         .unwrap();

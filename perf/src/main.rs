@@ -24,7 +24,14 @@ use anyhow::{Context, Result};
 use std::io::Write;
 
 /// Scenarios that `table` stands for: the README's table.
-const TABLE: &[&str] = &["io", "encap", "decap", "port-extender", "vepa-station", "controlling-bridge"];
+const TABLE: &[&str] = &[
+    "io",
+    "encap",
+    "decap",
+    "port-extender",
+    "vepa-station",
+    "controlling-bridge",
+];
 
 fn main() -> Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -41,12 +48,17 @@ fn main() -> Result<()> {
         }
     }
     if !std::path::Path::new(&a.vfex).exists() {
-        anyhow::bail!("{} not found: build it with `cargo build --release` or give --vfex PATH", a.vfex);
+        anyhow::bail!(
+            "{} not found: build it with `cargo build --release` or give --vfex PATH",
+            a.vfex
+        );
     }
     let (mem, huge) = sys::memory_args(&a.memory);
     let mut perf = a.perf_stat;
     if perf && !sys::perf_can_count() {
-        eprintln!("vfex-perf: perf cannot count cycles here (install linux-perf, or run as root): TSC cycles only");
+        eprintln!(
+            "vfex-perf: perf cannot count cycles here (install linux-perf, or run as root): TSC cycles only"
+        );
         perf = false;
     }
     let roles = scenario::vfex_has_roles(&a.vfex);
@@ -55,7 +67,10 @@ fn main() -> Result<()> {
     let cpus = sys::cpus();
     for &w in &a.workers {
         if w + 1 > cpus {
-            eprintln!("vfex-perf: warning: {w} workers + the main lcore need {} cores, this machine has {cpus}: the figures for {w} workers are not meaningful here", w + 1);
+            eprintln!(
+                "vfex-perf: warning: {w} workers + the main lcore need {} cores, this machine has {cpus}: the figures for {w} workers are not meaningful here",
+                w + 1
+            );
         }
     }
     let mut rows = Vec::new();
@@ -67,19 +82,53 @@ fn main() -> Result<()> {
             _ => rows.extend(scenario::rows(&a, s, roles)),
         }
     }
+    // Peers not asked for: the row keeps vfex alone (once).
+    for r in rows.iter_mut() {
+        let asked = match r.peer.as_ref().map(|j| &j.tool) {
+            Some(scenario::Tool::Testpmd(_)) => a.peers.contains(&args::PeerKind::Testpmd),
+            Some(scenario::Tool::Ovs(_)) => a.peers.contains(&args::PeerKind::Ovs),
+            _ => true,
+        };
+        if !asked {
+            r.peer = None;
+        }
+    }
+    let mut seen = Vec::new();
+    rows.retain(|r| {
+        let k = (r.scenario.clone(), r.dut.clone(), r.peer.clone());
+        let dup = seen.contains(&k);
+        seen.push(k);
+        !dup
+    });
     for r in rows.iter().filter(|r| r.unavailable.is_some()) {
-        eprintln!("vfex-perf: {}: {}", r.scenario, r.unavailable.as_deref().unwrap_or_default());
+        eprintln!(
+            "vfex-perf: {}: {}",
+            r.scenario,
+            r.unavailable.as_deref().unwrap_or_default()
+        );
     }
     eprintln!(
         "vfex-perf: {} | inputs {} | frames {:?} B | workers {:?} | {} round(s) x ({} s warm-up + {} s) | memory: {} | cycles: {}",
         a.scenarios.join(","),
-        if a.inputs.is_empty() { "per scenario".to_owned() } else { a.inputs.iter().map(|i| i.name()).collect::<Vec<_>>().join(",") },
+        if a.inputs.is_empty() {
+            "per scenario".to_owned()
+        } else {
+            a.inputs
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
         a.frame_sizes,
         a.workers,
         a.rounds,
         a.warmup,
         a.duration,
-        if huge { "hugepages (--in-memory)" } else { "no hugepages (--no-huge -m 1024)" },
+        if huge {
+            "hugepages (--in-memory)"
+        } else {
+            "no hugepages (--no-huge -m 1024)"
+        },
         if perf { "perf stat + TSC" } else { "TSC only" },
     );
     let env = tools::Env::new(a.clone(), mem, huge, perf)?;
@@ -92,7 +141,12 @@ fn main() -> Result<()> {
     for r in rows.iter().filter(|r| r.unavailable.is_some()) {
         all.push(scenario::RowResult {
             row: r.clone(),
-            setup: tools::Setup { input: r.inputs[0], frame: a.frame_sizes[0], workers: a.workers[0], port_tags: r.dut.tags },
+            setup: tools::Setup {
+                input: r.inputs[0],
+                frame: a.frame_sizes[0],
+                workers: a.workers[0],
+                port_tags: r.dut.tags,
+            },
             dut: Vec::new(),
             peer: None,
             peer_missing: None,
@@ -119,16 +173,25 @@ fn main() -> Result<()> {
     let header = format!(
         "# vfex-perf results {stamp}\n\nCommand: `{}`\n\nMachine: {machine}\n\nMemory: {}; {} round(s), {} s warm-up + {} s measured per run; medians (min..max) over rounds; ratio = median of per-round vfex/peer. Gbps counts frame + 20 B (preamble, SFD, inter-frame gap). TSC cycles/pkt = TSC Hz x workers / packets per second; CPU cycles/pkt = cycles counted by `perf stat` / packets; OVS cycles (own) = its PMD's avg cycles per packet.\n\n",
         std::env::args().collect::<Vec<_>>().join(" "),
-        if huge { "hugepages (--in-memory)" } else { "no hugepages (--no-huge -m 1024)" },
+        if huge {
+            "hugepages (--in-memory)"
+        } else {
+            "no hugepages (--no-huge -m 1024)"
+        },
         a.rounds,
         a.warmup,
         a.duration
     );
     let files = report::write(&dir, &doc, &format!("{header}{md}"), &all)?;
     if let Some(j) = &a.json {
-        std::fs::write(j, serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", j.display()))?;
+        std::fs::write(j, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", j.display()))?;
     }
-    eprintln!("vfex-perf: results in {}: {}", dir.display(), files.join(", "));
+    eprintln!(
+        "vfex-perf: results in {}: {}",
+        dir.display(),
+        files.join(", ")
+    );
     Ok(())
 }
 
@@ -136,7 +199,12 @@ fn main() -> Result<()> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpu}, {} CPUs, Linux {}", sys::cpus(), kernel.trim())

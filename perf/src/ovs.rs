@@ -42,7 +42,11 @@ impl OvsOp {
 
 /// Label of an OVS job, e.g. `push_vlan/pop_vlan`.
 pub fn label(ops: [OvsOp; 2]) -> String {
-    if ops[0] == ops[1] { ops[0].name().into() } else { format!("{}/{}", ops[0].name(), ops[1].name()) }
+    if ops[0] == ops[1] {
+        ops[0].name().into()
+    } else {
+        format!("{}/{}", ops[0].name(), ops[1].name())
+    }
 }
 
 /// Flows for `ops` between OpenFlow ports 1 and 2.
@@ -52,8 +56,13 @@ pub fn flows(ops: [OvsOp; 2]) -> Vec<String> {
             let (inp, out) = (i + 1, 2 - i);
             match ops[i] {
                 OvsOp::Output => format!("in_port={inp},actions=output:{out}"),
-                OvsOp::Push => format!("in_port={inp},actions=push_vlan:0x88a8,mod_vlan_vid:{inp},output:{out}"),
-                OvsOp::Pop => format!("in_port={inp},actions=pop_vlan,output:{out}"),
+                OvsOp::Push => format!(
+                    "in_port={inp},actions=push_vlan:0x88a8,set_field:{}->vlan_vid,output:{out}",
+                    4096 + inp
+                ),
+                OvsOp::Pop => {
+                    format!("in_port={inp},vlan_tci=0x1000/0x1000,actions=pop_vlan,output:{out}")
+                }
                 OvsOp::Normal => format!("in_port={inp},actions=NORMAL"),
             }
         })
@@ -74,9 +83,18 @@ pub fn available(env: &Env) -> Result<(), String> {
             env.args.ovs_vswitchd
         ));
     }
-    for t in ["ovsdb-tool", "ovsdb-server", "ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ip"] {
+    for t in [
+        "ovsdb-tool",
+        "ovsdb-server",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "ovs-appctl",
+        "ip",
+    ] {
         if !sys::available(t) {
-            return Err(format!("{t} is not installed (package openvswitch-switch / iproute2)"));
+            return Err(format!(
+                "{t} is not installed (package openvswitch-switch / iproute2)"
+            ));
         }
     }
     if !env.huge {
@@ -97,17 +115,21 @@ impl Ovs {
     fn ctl(&self, tool: &str, args: &[&str]) -> Result<String> {
         let run = self.dir.join("run");
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns, tool])
-            .env("OVS_RUNDIR", &run)
-            .env("OVS_DBDIR", self.dir.join("db"))
-            .env("OVS_LOGDIR", self.dir.join("log"))
-            .env("OVS_SYSCONFDIR", self.dir.join("etc"));
+        ovs_env(&mut c, &self.dir);
+        c.args(["netns", "exec", &self.ns, tool]);
         if tool == "ovs-vsctl" {
             c.arg(format!("--db=unix:{}", run.join("db.sock").display()));
         }
-        let o = c.args(args).output().with_context(|| format!("running {tool}"))?;
+        let o = c
+            .args(args)
+            .output()
+            .with_context(|| format!("running {tool}"))?;
         if !o.status.success() {
-            bail!("{tool} {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
+            bail!(
+                "{tool} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
@@ -123,23 +145,38 @@ impl Ovs {
         self.ctl("ovs-appctl", &v)
     }
 
-    fn rx_packets(&self) -> Result<u64> {
-        let mut n = 0;
-        for p in ["p0", "p1"] {
-            let s = self.vsctl(&["get", "Interface", p, "statistics:rx_packets"])?;
-            n += s.trim().trim_matches('"').parse::<u64>().unwrap_or(0);
-        }
-        Ok(n)
+    /// (rx, tx) packets of OpenFlow ports 1 and 2, live from the datapath.
+    fn port_packets(&self) -> Result<(u64, u64)> {
+        Ok(parse_dump_ports(&self.ctl(
+            "ovs-ofctl",
+            &["-O", "OpenFlow13", "dump-ports", "br0"],
+        )?))
     }
+}
 
-    fn tx_packets(&self) -> Result<u64> {
-        let mut n = 0;
-        for p in ["p0", "p1"] {
-            let s = self.vsctl(&["get", "Interface", p, "statistics:tx_packets"])?;
-            n += s.trim().trim_matches('"').parse::<u64>().unwrap_or(0);
+/// (rx, tx) packets summed over the numbered ports of `ovs-ofctl dump-ports`
+/// (LOCAL excluded).
+pub fn parse_dump_ports(s: &str) -> (u64, u64) {
+    let (mut rx, mut tx, mut local) = (0, 0, false);
+    for l in s.lines().map(str::trim) {
+        if l.starts_with("port") {
+            local = l.contains("LOCAL");
         }
-        Ok(n)
+        let val = |k: &str| {
+            l.split([' ', ','])
+                .find_map(|w| w.strip_prefix(k))
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        if local {
+            continue;
+        }
+        if l.contains("rx pkts=") {
+            rx += val("pkts=").unwrap_or(0);
+        } else if l.starts_with("tx pkts=") {
+            tx += val("pkts=").unwrap_or(0);
+        }
     }
+    (rx, tx)
 }
 
 impl Drop for Ovs {
@@ -153,10 +190,24 @@ impl Drop for Ovs {
         if let Some(p) = self.db.take() {
             p.interrupt();
         }
-        Command::new("ip").args(["netns", "del", &self.ns]).output().ok();
+        if let Some(keep) = std::env::var_os("VFEX_PERF_OVS_LOG") {
+            std::fs::copy(self.dir.join("log").join("ovs-vswitchd.log"), keep).ok();
+        }
+        Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .output()
+            .ok();
         sys::remove_runtime_dir(&self.prefix);
         std::fs::remove_dir_all(&self.dir).ok();
     }
+}
+
+/// Points OVS's tools and daemons at their own directories under `dir`.
+fn ovs_env(c: &mut Command, dir: &Path) {
+    c.env("OVS_RUNDIR", dir.join("run"))
+        .env("OVS_DBDIR", dir.join("db"))
+        .env("OVS_LOGDIR", dir.join("log"))
+        .env("OVS_SYSCONFDIR", dir.join("etc"));
 }
 
 /// `n_packets` summed over the flows of `dump-flows`.
@@ -177,7 +228,11 @@ pub fn parse_pmd_stats(s: &str) -> (u64, Option<f64>) {
             pkts += v.trim().parse::<u64>().unwrap_or(0);
         }
         if let Some(v) = l.strip_prefix("avg cycles per packet:") {
-            if let Some(x) = v.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()) {
+            if let Some(x) = v
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+            {
                 cyc += x;
                 n += 1;
             }
@@ -222,25 +277,53 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         std::fs::create_dir_all(dir.join(d))?;
     }
     let ns = name.clone();
-    let o = Command::new("ip").args(["netns", "add", &ns]).output().context("ip netns add")?;
+    let o = Command::new("ip")
+        .args(["netns", "add", &ns])
+        .output()
+        .context("ip netns add")?;
     if !o.status.success() {
-        bail!("ip netns add {ns}: {}", String::from_utf8_lossy(&o.stderr).trim());
+        bail!(
+            "ip netns add {ns}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
     }
-    let mut ovs = Ovs { dir: dir.clone(), ns: ns.clone(), prefix: name.clone(), db: None, vswitchd: None };
+    let mut ovs = Ovs {
+        dir: dir.clone(),
+        ns: ns.clone(),
+        prefix: name.clone(),
+        db: None,
+        vswitchd: None,
+    };
     let run = dir.join("run");
     let conf = dir.join("db").join("conf.db");
-    let schema = ["/usr/share/openvswitch/vswitch.ovsschema", "/usr/local/share/openvswitch/vswitch.ovsschema"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .context("vswitch.ovsschema not found (package openvswitch-common)")?;
-    ovs.ctl("ovsdb-tool", &["create", conf.to_str().unwrap_or_default(), schema])?;
+    let schema = [
+        "/usr/share/openvswitch/vswitch.ovsschema",
+        "/usr/local/share/openvswitch/vswitch.ovsschema",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .context("vswitch.ovsschema not found (package openvswitch-common)")?;
+    ovs.ctl(
+        "ovsdb-tool",
+        &["create", conf.to_str().unwrap_or_default(), schema],
+    )?;
     let mut c = Command::new("ip");
+    ovs_env(&mut c, &dir);
     c.args(["netns", "exec", &ns, "ovsdb-server"])
         .arg(&conf)
         .arg(format!("--remote=punix:{}", run.join("db.sock").display()))
-        .arg(format!("--pidfile={}", run.join("ovsdb-server.pid").display()))
-        .arg(format!("--unixctl={}", run.join("ovsdb-server.ctl").display()))
-        .arg(format!("--log-file={}", dir.join("log").join("ovsdb-server.log").display()));
+        .arg(format!(
+            "--pidfile={}",
+            run.join("ovsdb-server.pid").display()
+        ))
+        .arg(format!(
+            "--unixctl={}",
+            run.join("ovsdb-server.ctl").display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            dir.join("log").join("ovsdb-server.log").display()
+        ));
     ovs.db = Some(Proc::spawn(c, "ovsdb-server")?);
     if !wait_file(&run.join("db.sock"), 10) {
         bail!("ovsdb-server did not start");
@@ -266,16 +349,29 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
     ])?;
     let csv = env.tmp.join(format!("{name}.csv"));
     let mut c = sys::command("ip", env.perf.then_some((csv.as_path(), 500)));
+    ovs_env(&mut c, &dir);
     c.args(["netns", "exec", &ns, &a.ovs_vswitchd])
         .arg(format!("unix:{}", run.join("db.sock").display()))
-        .arg(format!("--pidfile={}", run.join("ovs-vswitchd.pid").display()))
-        .arg(format!("--unixctl={}", run.join("ovs-vswitchd.ctl").display()))
-        .arg(format!("--log-file={}", dir.join("log").join("ovs-vswitchd.log").display()));
+        .arg(format!(
+            "--pidfile={}",
+            run.join("ovs-vswitchd.pid").display()
+        ))
+        .arg(format!(
+            "--unixctl={}",
+            run.join("ovs-vswitchd.ctl").display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            dir.join("log").join("ovs-vswitchd.log").display()
+        ));
     ovs.vswitchd = Some(Proc::spawn(c, "ovs-vswitchd")?);
     let log = dir.join("log").join("ovs-vswitchd.log");
     let mut up = false;
     for _ in 0..300 {
-        if ovs.vsctl(&["get", "Open_vSwitch", ".", "dpdk_initialized"]).is_ok_and(|s| s.trim() == "true") {
+        if ovs
+            .vsctl(&["get", "Open_vSwitch", ".", "dpdk_initialized"])
+            .is_ok_and(|s| s.trim() == "true")
+        {
             up = true;
             break;
         }
@@ -286,35 +382,73 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
     }
     if !up {
         let l = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = l.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = l
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         bail!("ovs-vswitchd did not initialise DPDK: {}", tail.join(" | "));
     }
     let nq = setup.rxq().max(2).to_string();
-    ovs.vsctl(&["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev"])?;
+    ovs.vsctl(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "protocols=OpenFlow10,OpenFlow13",
+    ])?;
     for (i, d) in devs.iter().enumerate() {
         let dev = d.split(',').next().unwrap_or_default();
         ovs.vsctl(&[
-            "add-port", "br0", &format!("p{i}"), "--", "set", "Interface", &format!("p{i}"), "type=dpdk",
-            &format!("options:dpdk-devargs={dev}"), &format!("options:n_rxq={nq}"), &format!("ofport_request={}", i + 1),
+            "add-port",
+            "br0",
+            &format!("p{i}"),
+            "--",
+            "set",
+            "Interface",
+            &format!("p{i}"),
+            "type=dpdk",
+            &format!("options:dpdk-devargs={dev}"),
+            &format!("options:n_rxq={nq}"),
+            &format!("ofport_request={}", i + 1),
         ])?;
     }
-    ovs.ctl("ovs-ofctl", &["del-flows", "br0"])?;
+    ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "del-flows", "br0"])?;
     for f in flows(ops) {
-        ovs.ctl("ovs-ofctl", &["add-flow", "br0", &f])?;
+        ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "add-flow", "br0", &f])?;
     }
     std::thread::sleep(Duration::from_secs_f64(a.warmup.max(0.5)));
     ovs.appctl(&["dpif-netdev/pmd-stats-clear"])?;
-    let rx0 = ovs.rx_packets()?;
+    // Counted over the measured window only: packets that came before the
+    // flows were in place were dropped by the table miss.
+    let (rx0, tx0) = ovs.port_packets()?;
     let t0 = std::time::Instant::now();
     std::thread::sleep(Duration::from_secs_f64(a.duration));
-    let rx1 = ovs.rx_packets()?;
+    let (rx1, tx1) = ovs.port_packets()?;
     let dt = t0.elapsed().as_secs_f64();
     let stats = ovs.appctl(&["dpif-netdev/pmd-stats-show"])?;
-    let dump = ovs.ctl("ovs-ofctl", &["dump-flows", "br0"])?;
-    let rx = ovs.rx_packets()?;
-    let tx = ovs.tx_packets()?;
+    if std::env::var_os("VFEX_PERF_OVS_LOG").is_some() {
+        eprintln!("{stats}");
+        eprintln!(
+            "{}",
+            ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "dump-ports", "br0"])
+                .unwrap_or_default()
+        );
+    }
+    let dump = ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"])?;
+    let (rx, tx) = (rx1 - rx0, tx1.saturating_sub(tx0));
     drop(ovs);
-    let cps = if env.perf { sys::cycles_per_sec(&csv) } else { None };
+    let cps = if env.perf {
+        sys::cycles_per_sec(&csv)
+    } else {
+        None
+    };
     std::fs::remove_file(&csv).ok();
     let (_, cyc) = parse_pmd_stats(&stats);
     let matched = flow_packets(&dump);
@@ -330,7 +464,9 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         ..Measurement::default()
     };
     if m.forwarded.is_ok() && (matched as f64) < 0.9 * rx as f64 {
-        m.forwarded = Err(format!("the flows matched {matched} of {rx} packets received"));
+        m.forwarded = Err(format!(
+            "the flows matched {matched} of {rx} packets received"
+        ));
     }
     Ok(m)
 }
@@ -343,7 +479,10 @@ mod tests {
     fn flow_text() {
         assert_eq!(
             flows([OvsOp::Push, OvsOp::Pop]),
-            ["in_port=1,actions=push_vlan:0x88a8,mod_vlan_vid:1,output:2", "in_port=2,actions=pop_vlan,output:1"]
+            [
+                "in_port=1,actions=push_vlan:0x88a8,set_field:4097->vlan_vid,output:2",
+                "in_port=2,vlan_tci=0x1000/0x1000,actions=pop_vlan,output:1"
+            ]
         );
         assert_eq!(label([OvsOp::Push, OvsOp::Pop]), "push_vlan/pop_vlan");
         assert_eq!(label([OvsOp::Normal; 2]), "NORMAL");
@@ -357,5 +496,7 @@ mod tests {
         assert_eq!(flow_packets(dump), 150);
         let s = "pmd thread numa_id 0 core_id 1:\n  packets received: 1000\n  avg cycles per packet: 123.50 (123500/1000)\n  avg processing cycles per packet: 100.00 (100000/1000)\nmain thread:\n  packets received: 0\n";
         assert_eq!(parse_pmd_stats(s), (1000, Some(123.5)));
+        let ports = "OFPST_PORT reply (OF1.3) (xid=0x2): 3 ports\n  port LOCAL: rx pkts=0, bytes=0, drop=0, errs=0, frame=0, over=0, crc=0\n           tx pkts=0, bytes=0, drop=731749, errs=0, coll=0\n  port  1: rx pkts=61, bytes=368206080, drop=0, errs=0, frame=?, over=?, crc=?\n           tx pkts=53, bytes=341056640, drop=0, errs=0, coll=?\n  port  2: rx pkts=56, bytes=3, drop=0\n           tx pkts=54, bytes=3\n";
+        assert_eq!(parse_dump_ports(ports), (117, 107));
     }
 }

@@ -150,7 +150,10 @@ mod tests {
             }
         }
         assert_eq!(&frame(64, Tag::STag(5), 0)[12..16], &[0x88, 0xa8, 0, 5]);
-        assert_eq!(&frame(64, Tag::VnTag(3), 0)[12..18], &[0x89, 0x26, 0, 3, 0, 0]);
+        assert_eq!(
+            &frame(64, Tag::VnTag(3), 0)[12..18],
+            &[0x89, 0x26, 0, 3, 0, 0]
+        );
     }
 
     /// Wireshark reads the generated file and decodes every header as meant.
@@ -168,9 +171,24 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cases = [
             (Tag::None, "eth:ethertype:ip:udp:data", "", 64),
-            (Tag::STag(3), "eth:ethertype:ieee8021ad:ethertype:ip:udp:data", "ieee8021ad.id", 128),
-            (Tag::VnTag(9), "eth:ethertype:vntag:ethertype:ip:udp:data", "vntag.dst", 1518),
-            (Tag::ETag(17), "eth:ethertype:etag:ethertype:ip:udp:data", "etag.ecid_base", 256),
+            (
+                Tag::STag(3),
+                "eth:ethertype:ieee8021ad:ethertype:ip:udp:data",
+                "ieee8021ad.id",
+                128,
+            ),
+            (
+                Tag::VnTag(9),
+                "eth:ethertype:vntag:ethertype:ip:udp:data",
+                "vntag.dst",
+                1518,
+            ),
+            (
+                Tag::ETag(17),
+                "eth:ethertype:etag:ethertype:ip:udp:data",
+                "etag.ecid_base",
+                256,
+            ),
         ];
         for (tag, protos, field, size) in cases {
             let p = dir.join(format!("{}.pcap", tag.name()));
@@ -196,7 +214,12 @@ mod tests {
             let out = cmd.output().unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             let lines: Vec<&str> = text.lines().collect();
-            assert_eq!(lines.len(), 4, "{tag:?}: {text} {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                lines.len(),
+                4,
+                "{tag:?}: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             for l in lines {
                 let f: Vec<&str> = l.split('\t').collect();
                 assert_eq!(f[0], protos, "{tag:?}: {l}");

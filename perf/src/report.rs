@@ -12,7 +12,8 @@ fn f1(x: Option<f64>) -> String {
 }
 
 fn spread(s: Option<Spread>, k: f64) -> String {
-    s.map(|s| format!("{:.2} ({:.2}..{:.2})", s.median * k, s.min * k, s.max * k)).unwrap_or_else(|| "-".into())
+    s.map(|s| format!("{:.2} ({:.2}..{:.2})", s.median * k, s.min * k, s.max * k))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The markdown table: one line per row result.
@@ -24,7 +25,12 @@ pub fn table(results: &[RowResult]) -> String {
     for r in results {
         let w = r.setup.workers;
         let dut = r.dut_pps();
-        let peer_label = r.row.peer.as_ref().map(|j| j.tool.label()).unwrap_or_else(|| "-".into());
+        let peer_label = r
+            .row
+            .peer
+            .as_ref()
+            .map(|j| j.tool.label())
+            .unwrap_or_else(|| "-".into());
         let (peer_cell, peer_cyc, ratio) = match (&r.row.unavailable, &r.peer_missing, &r.peer) {
             (Some(_), _, _) => ("-".into(), "-".into(), "-".into()),
             (_, Some(why), _) => (format!("not run: {why}"), "-".into(), "-".into()),
@@ -32,9 +38,17 @@ pub fn table(results: &[RowResult]) -> String {
                 let cyc = RowResult::own_cycles(p)
                     .map(|c| format!("{c:.1} (own)"))
                     .or_else(|| RowResult::cpu_cycles(p).map(|c| format!("{c:.1} (CPU)")))
-                    .or_else(|| RowResult::tsc_cycles(p, w, r.tsc_hz()).map(|c| format!("{c:.1} (TSC)")))
+                    .or_else(|| {
+                        RowResult::tsc_cycles(p, w, r.tsc_hz()).map(|c| format!("{c:.1} (TSC)"))
+                    })
                     .unwrap_or_else(|| "-".into());
-                (spread(r.peer_pps(), 1e-6), cyc, r.ratio().map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into()))
+                (
+                    spread(r.peer_pps(), 1e-6),
+                    cyc,
+                    r.ratio()
+                        .map(|x| format!("{x:.3}"))
+                        .unwrap_or_else(|| "-".into()),
+                )
             }
             _ => ("-".into(), "-".into(), "-".into()),
         };
@@ -43,7 +57,12 @@ pub fn table(results: &[RowResult]) -> String {
             (None, Ok(())) => "yes".into(),
             (None, Err(e)) => format!("NO: {e}"),
         };
-        let drops: Vec<String> = r.drops().iter().filter(|d| d.1 > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        let drops: Vec<String> = r
+            .drops()
+            .iter()
+            .filter(|d| d.1 > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         t.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.row.scenario,
@@ -52,16 +71,23 @@ pub fn table(results: &[RowResult]) -> String {
             w,
             r.row.dut.tool.label(),
             spread(dut, 1e-6),
-            dut.map(|s| format!("{:.2}", gbps(s.median, r.setup.frame))).unwrap_or_else(|| "-".into()),
+            dut.map(|s| format!("{:.2}", gbps(s.median, r.setup.frame)))
+                .unwrap_or_else(|| "-".into()),
             f1(RowResult::tsc_cycles(&r.dut, w, r.tsc_hz())),
             f1(RowResult::cpu_cycles(&r.dut)),
-            r.added_over_io().map(|x| format!("{x:+.1}")).unwrap_or_else(|| "-".into()),
+            r.added_over_io()
+                .map(|x| format!("{x:+.1}"))
+                .unwrap_or_else(|| "-".into()),
             peer_label,
             peer_cell,
             peer_cyc,
             ratio,
             fwd,
-            if drops.is_empty() { "0".into() } else { drops.join(", ") },
+            if drops.is_empty() {
+                "0".into()
+            } else {
+                drops.join(", ")
+            },
         ));
     }
     t
@@ -72,7 +98,13 @@ pub type Series = (String, Vec<(f64, f64)>);
 
 /// A line plot as SVG (no fonts needed: the SVG backend writes text
 /// elements that the viewer renders).
-pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<()> {
+pub fn line_plot(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
     let pts = series.iter().flat_map(|s| s.1.iter());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for (x, y) in pts {
@@ -89,32 +121,39 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut b = ChartBuilder::on(&root);
-    b.caption(title, ("sans-serif", 20)).margin(12).x_label_area_size(40).y_label_area_size(60);
-    let mut chart = b.build_cartesian_2d(x0..x1, 0.0..y1 * 1.1).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    b.caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60);
+    let mut chart = b
+        .build_cartesian_2d(x0..x1, 0.0..y1 * 1.1)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    for (i, (name, p)) in series.iter().enumerate() {
+        let c = Palette99::pick(i).to_rgba();
         chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        for (i, (name, p)) in series.iter().enumerate() {
-            let c = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart
-                .draw_series(p.iter().map(|(x, y)| Circle::new((*x, *y), 3, c.filled())))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        }
+            .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
+            .draw_series(p.iter().map(|(x, y)| Circle::new((*x, *y), 3, c.filled())))
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow::anyhow!("{e:?}")).with_context(|| format!("writing {}", path.display()))
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    root.present()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Mpps against `x` (frame size or workers) for each (vfex or peer job,
@@ -130,13 +169,33 @@ pub fn series_by(results: &[RowResult], by_workers: bool) -> Vec<Series> {
         None => out.push((name, vec![(x, y)])),
     };
     for r in results {
-        let x = if by_workers { r.setup.workers as f64 } else { f64::from(r.setup.frame) };
-        let other = if by_workers { format!("{}B", r.setup.frame) } else { format!("{}w", r.setup.workers) };
+        let x = if by_workers {
+            r.setup.workers as f64
+        } else {
+            f64::from(r.setup.frame)
+        };
+        let other = if by_workers {
+            format!("{}B", r.setup.frame)
+        } else {
+            format!("{}w", r.setup.workers)
+        };
         if let Some(s) = r.dut_pps() {
-            add(format!("{} ({}, {other})", r.row.dut.tool.label(), r.setup.input.name()), x, s.median / 1e6);
+            add(
+                format!(
+                    "{} ({}, {other})",
+                    r.row.dut.tool.label(),
+                    r.setup.input.name()
+                ),
+                x,
+                s.median / 1e6,
+            );
         }
         if let (Some(p), Some(j)) = (r.peer_pps(), &r.row.peer) {
-            add(format!("{} ({}, {other})", j.tool.label(), r.setup.input.name()), x, p.median / 1e6);
+            add(
+                format!("{} ({}, {other})", j.tool.label(), r.setup.input.name()),
+                x,
+                p.median / 1e6,
+            );
         }
     }
     out.retain(|s| s.1.len() >= 2);
@@ -147,19 +206,36 @@ pub fn series_by(results: &[RowResult], by_workers: bool) -> Vec<Series> {
 }
 
 /// Writes `results.json`, `table.md` and the plots into `dir`.
-pub fn write(dir: &Path, doc: &serde_json::Value, table_md: &str, results: &[RowResult]) -> Result<Vec<String>> {
+pub fn write(
+    dir: &Path,
+    doc: &serde_json::Value,
+    table_md: &str,
+    results: &[RowResult],
+) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut files = vec!["results.json".to_owned(), "table.md".to_owned()];
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(doc)?)?;
     std::fs::write(dir.join("table.md"), table_md)?;
     let s = series_by(results, false);
     if !s.is_empty() {
-        line_plot(&dir.join("mpps_vs_frame_size.svg"), "Mpps vs frame size", "frame size (bytes, FCS included)", "Mpps", &s)?;
+        line_plot(
+            &dir.join("mpps_vs_frame_size.svg"),
+            "Mpps vs frame size",
+            "frame size (bytes, FCS included)",
+            "Mpps",
+            &s,
+        )?;
         files.push("mpps_vs_frame_size.svg".into());
     }
     let s = series_by(results, true);
     if !s.is_empty() {
-        line_plot(&dir.join("mpps_vs_workers.svg"), "Mpps vs workers", "workers (forwarding cores)", "Mpps", &s)?;
+        line_plot(
+            &dir.join("mpps_vs_workers.svg"),
+            "Mpps vs workers",
+            "workers (forwarding cores)",
+            "Mpps",
+            &s,
+        )?;
         files.push("mpps_vs_workers.svg".into());
     }
     Ok(files)
@@ -172,10 +248,17 @@ mod tests {
     #[test]
     fn writes_an_svg() {
         let p = std::env::temp_dir().join(format!("vfex-perf-plot-{}.svg", std::process::id()));
-        let s = vec![("vfex io (null)".to_owned(), vec![(64.0, 30.0), (1518.0, 10.0)])];
+        let s = vec![(
+            "vfex io (null)".to_owned(),
+            vec![(64.0, 30.0), (1518.0, 10.0)],
+        )];
         line_plot(&p, "t", "x", "y", &s).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.starts_with("<svg") && text.contains("vfex io (null)"), "{}", &text[..100]);
+        assert!(
+            text.starts_with("<svg") && text.contains("vfex io (null)"),
+            "{}",
+            &text[..100]
+        );
         std::fs::remove_file(&p).ok();
     }
 }

@@ -49,7 +49,12 @@ pub struct Job {
 
 impl Job {
     fn key(&self) -> String {
-        format!("{} [{} {}]", self.tool.label(), self.tags[0].name(), self.tags[1].name())
+        format!(
+            "{} [{} {}]",
+            self.tool.label(),
+            self.tags[0].name(),
+            self.tags[1].name()
+        )
     }
 }
 
@@ -101,15 +106,27 @@ pub fn mode_tags(mode: &str) -> [Tag; 2] {
 }
 
 fn vfex(mode: &str) -> Job {
-    Job { tool: Tool::Vfex { mode: mode.into(), extra: Vec::new() }, tags: mode_tags(mode) }
+    Job {
+        tool: Tool::Vfex {
+            mode: mode.into(),
+            extra: Vec::new(),
+        },
+        tags: mode_tags(mode),
+    }
 }
 
 fn testpmd(mode: &str, tags: [Tag; 2]) -> Job {
-    Job { tool: Tool::Testpmd(mode.into()), tags }
+    Job {
+        tool: Tool::Testpmd(mode.into()),
+        tags,
+    }
 }
 
 fn ovs_job(ops: [OvsOp; 2], tags: [Tag; 2]) -> Job {
-    Job { tool: Tool::Ovs(ops), tags }
+    Job {
+        tool: Tool::Ovs(ops),
+        tags,
+    }
 }
 
 /// Whether this vfex takes `--role` (the roles are on their way).
@@ -137,10 +154,25 @@ pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
     let mut v = Vec::new();
     match scenario {
         "io" => {
-            v.push(row(vfex("io"), Some(testpmd("io", none)), all, Some("vfex >= 0.95x testpmd io")));
-            v.push(row(vfex("io"), Some(ovs_job([OvsOp::Output; 2], none)), ovs_in, None));
+            v.push(row(
+                vfex("io"),
+                Some(testpmd("io", none)),
+                all,
+                Some("vfex >= 0.95x testpmd io"),
+            ));
+            v.push(row(
+                vfex("io"),
+                Some(ovs_job([OvsOp::Output; 2], none)),
+                ovs_in,
+                None,
+            ));
         }
-        "macswap" => v.push(row(vfex("macswap"), Some(testpmd("macswap", none)), all, None)),
+        "macswap" => v.push(row(
+            vfex("macswap"),
+            Some(testpmd("macswap", none)),
+            all,
+            None,
+        )),
         "fwd" => {
             for m in &a.modes {
                 let t = mode_tags(m);
@@ -150,16 +182,36 @@ pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
         "encap" => {
             for t in &a.tags {
                 let m = format!("{t}-encap");
-                v.push(row(vfex(&m), Some(testpmd("io", none)), all.clone(), Some("VN-Tag encap >= 0.85x testpmd io on net_null, hugepages")));
-                v.push(row(vfex(&m), Some(ovs_job([OvsOp::Push; 2], none)), ovs_in.clone(), None));
+                v.push(row(
+                    vfex(&m),
+                    Some(testpmd("io", none)),
+                    all.clone(),
+                    Some("VN-Tag encap >= 0.85x testpmd io on net_null, hugepages"),
+                ));
+                v.push(row(
+                    vfex(&m),
+                    Some(ovs_job([OvsOp::Push; 2], none)),
+                    ovs_in.clone(),
+                    None,
+                ));
             }
         }
         "decap" => {
             for t in &a.tags {
                 let m = format!("{t}-decap");
                 let tags = mode_tags(&m);
-                v.push(row(vfex(&m), Some(testpmd("io", tags)), vec![Input::Pcap], None));
-                v.push(row(vfex(&m), Some(ovs_job([OvsOp::Pop; 2], [Tag::STag(1), Tag::STag(2)])), vec![Input::Pcap], None));
+                v.push(row(
+                    vfex(&m),
+                    Some(testpmd("io", tags)),
+                    vec![Input::Pcap],
+                    None,
+                ));
+                v.push(row(
+                    vfex(&m),
+                    Some(ovs_job([OvsOp::Pop; 2], [Tag::STag(1), Tag::STag(2)])),
+                    vec![Input::Pcap],
+                    None,
+                ));
             }
         }
         "port-extender" | "vepa-station" | "controlling-bridge" => {
@@ -167,23 +219,50 @@ pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
             let (tags, ops, target) = match scenario {
                 "port-extender" => {
                     extra.extend(["--veths".into(), a.veths.to_string()]);
-                    ([Tag::None, Tag::VnTag(1)], [OvsOp::Push, OvsOp::Pop], ">= 3x OVS push/pop_vlan per core")
+                    (
+                        [Tag::None, Tag::VnTag(1)],
+                        [OvsOp::Push, OvsOp::Pop],
+                        ">= 3x OVS push/pop_vlan per core",
+                    )
                 }
                 "vepa-station" => (none, [OvsOp::Normal; 2], "-"),
                 _ => {
-                    extra.extend(["--veths".into(), a.veths.to_string(), "--macs".into(), a.macs.to_string()]);
-                    ([Tag::VnTag(1), Tag::VnTag(2)], [OvsOp::Normal; 2], ">= 2x OVS NORMAL per core")
+                    extra.extend([
+                        "--veths".into(),
+                        a.veths.to_string(),
+                        "--macs".into(),
+                        a.macs.to_string(),
+                    ]);
+                    (
+                        [Tag::VnTag(1), Tag::VnTag(2)],
+                        [OvsOp::Normal; 2],
+                        ">= 2x OVS NORMAL per core",
+                    )
                 }
             };
-            let ovs_tags = tags.map(|t| if t == Tag::None { Tag::None } else { Tag::STag(1) });
+            let ovs_tags = tags.map(|t| {
+                if t == Tag::None {
+                    Tag::None
+                } else {
+                    Tag::STag(1)
+                }
+            });
             let mut r = row(
-                Job { tool: Tool::Vfex { mode: "io".into(), extra }, tags },
+                Job {
+                    tool: Tool::Vfex {
+                        mode: "io".into(),
+                        extra,
+                    },
+                    tags,
+                },
                 Some(ovs_job(ops, ovs_tags)),
                 vec![Input::Pcap, Input::Null],
                 Some(target),
             );
             if !roles {
-                r.unavailable = Some(format!("not yet available: this vfex has no --role (the {scenario} role is not merged yet)"));
+                r.unavailable = Some(format!(
+                    "not yet available: this vfex has no --role (the {scenario} role is not merged yet)"
+                ));
             }
             v.push(r);
         }
@@ -210,11 +289,17 @@ pub struct RowResult {
 }
 
 fn pps(v: &[Result<Measurement, String>]) -> Vec<f64> {
-    v.iter().map(|m| m.as_ref().map(|m| m.pps).unwrap_or(0.0)).collect()
+    v.iter()
+        .map(|m| m.as_ref().map(|m| m.pps).unwrap_or(0.0))
+        .collect()
 }
 
 fn ok_pps(v: &[Result<Measurement, String>]) -> Vec<f64> {
-    v.iter().filter_map(|m| m.as_ref().ok()).map(|m| m.pps).filter(|p| *p > 0.0).collect()
+    v.iter()
+        .filter_map(|m| m.as_ref().ok())
+        .map(|m| m.pps)
+        .filter(|p| *p > 0.0)
+        .collect()
 }
 
 impl RowResult {
@@ -230,16 +315,26 @@ impl RowResult {
 
     /// Median of the per-round ratios vfex / peer.
     pub fn ratio(&self) -> Option<f64> {
-        self.peer.as_ref().and_then(|p| paired_ratio(&pps(&self.dut), &pps(p)))
+        self.peer
+            .as_ref()
+            .and_then(|p| paired_ratio(&pps(&self.dut), &pps(p)))
     }
 
     /// The TSC rate vfex printed.
     pub fn tsc_hz(&self) -> Option<f64> {
-        self.dut.iter().chain(self.io.iter().flatten()).filter_map(|m| m.as_ref().ok()).find_map(|m| m.tsc_hz)
+        self.dut
+            .iter()
+            .chain(self.io.iter().flatten())
+            .filter_map(|m| m.as_ref().ok())
+            .find_map(|m| m.tsc_hz)
     }
 
     /// TSC cycles per packet per core: TSC Hz x workers / pps.
-    pub fn tsc_cycles(v: &[Result<Measurement, String>], workers: usize, hz: Option<f64>) -> Option<f64> {
+    pub fn tsc_cycles(
+        v: &[Result<Measurement, String>],
+        workers: usize,
+        hz: Option<f64>,
+    ) -> Option<f64> {
         let hz = hz?;
         let p = Spread::of(&ok_pps(v))?.median;
         (p > 0.0).then(|| hz * workers as f64 / p)
@@ -250,14 +345,22 @@ impl RowResult {
         let c: Vec<f64> = v
             .iter()
             .filter_map(|m| m.as_ref().ok())
-            .filter_map(|m| m.cpu_cycles_per_s.filter(|_| m.pps > 0.0).map(|c| c / m.pps))
+            .filter_map(|m| {
+                m.cpu_cycles_per_s
+                    .filter(|_| m.pps > 0.0)
+                    .map(|c| c / m.pps)
+            })
             .collect();
         Spread::of(&c).map(|s| s.median)
     }
 
     /// Cycles per packet as OVS's PMD counts them.
     pub fn own_cycles(v: &[Result<Measurement, String>]) -> Option<f64> {
-        let c: Vec<f64> = v.iter().filter_map(|m| m.as_ref().ok()).filter_map(|m| m.own_cycles_per_packet).collect();
+        let c: Vec<f64> = v
+            .iter()
+            .filter_map(|m| m.as_ref().ok())
+            .filter_map(|m| m.own_cycles_per_packet)
+            .collect();
         Spread::of(&c).map(|s| s.median)
     }
 
@@ -281,14 +384,25 @@ impl RowResult {
             for (r, m) in v.iter().enumerate() {
                 match m {
                     Err(e) => return Err(format!("{who} round {}: {e}", r + 1)),
-                    Ok(m) => m.forwarded.clone().map_err(|e| format!("{who} round {}: {e}", r + 1))?,
+                    Ok(m) => m
+                        .forwarded
+                        .clone()
+                        .map_err(|e| format!("{who} round {}: {e}", r + 1))?,
                 }
             }
             Ok(())
         };
         check(&self.row.dut.tool.label(), &self.dut)?;
         if let Some(p) = &self.peer {
-            check(&self.row.peer.as_ref().map(|j| j.tool.label()).unwrap_or_default(), p)?;
+            check(
+                &self
+                    .row
+                    .peer
+                    .as_ref()
+                    .map(|j| j.tool.label())
+                    .unwrap_or_default(),
+                p,
+            )?;
         }
         Ok(())
     }
@@ -364,11 +478,18 @@ impl RowResult {
 /// `a`, A B A B; `progress` gets one line per run.
 pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<RowResult> {
     let a = &env.args;
-    let ovs_ok = if a.peers.contains(&PeerKind::Ovs) { ovs::available(env) } else { Err("not asked for (--peers)".into()) };
+    let ovs_ok = if a.peers.contains(&PeerKind::Ovs) {
+        ovs::available(env)
+    } else {
+        Err("not asked for (--peers)".into())
+    };
     let testpmd_ok = if !a.peers.contains(&PeerKind::Testpmd) {
         Err("not asked for (--peers)".to_owned())
     } else if !crate::sys::available(&a.testpmd) {
-        Err(format!("{} is not installed (package dpdk; scripts/setup.sh installs it)", a.testpmd))
+        Err(format!(
+            "{} is not installed (package dpdk; scripts/setup.sh installs it)",
+            a.testpmd
+        ))
     } else {
         Ok(())
     };
@@ -390,7 +511,11 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
     let mut results = Vec::new();
     let mut inputs: Vec<Input> = Vec::new();
     for r in rows {
-        let want = if a.inputs.is_empty() { default_inputs(&r.scenario) } else { a.inputs.clone() };
+        let want = if a.inputs.is_empty() {
+            default_inputs(&r.scenario)
+        } else {
+            a.inputs.clone()
+        };
         for i in want {
             if !inputs.contains(&i) {
                 inputs.push(i);
@@ -401,11 +526,20 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
     for &input in &inputs {
         for &frame in &a.frame_sizes {
             for &workers in &a.workers {
-                let base = Setup { input, frame, workers, port_tags: [Tag::None; 2] };
+                let base = Setup {
+                    input,
+                    frame,
+                    workers,
+                    port_tags: [Tag::None; 2],
+                };
                 let here: Vec<&Row> = rows
                     .iter()
                     .filter(|r| {
-                        let want = if a.inputs.is_empty() { default_inputs(&r.scenario) } else { a.inputs.clone() };
+                        let want = if a.inputs.is_empty() {
+                            default_inputs(&r.scenario)
+                        } else {
+                            a.inputs.clone()
+                        };
                         want.contains(&input) && r.inputs.contains(&input)
                     })
                     .collect();
@@ -431,7 +565,10 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                 let mut runs: Vec<Vec<Result<Measurement, String>>> = vec![Vec::new(); jobs.len()];
                 for round in 0..a.rounds {
                     for (k, j) in jobs.iter().enumerate() {
-                        let s = Setup { port_tags: j.tags, ..base.clone() };
+                        let s = Setup {
+                            port_tags: j.tags,
+                            ..base.clone()
+                        };
                         let m = match &j.tool {
                             Tool::Vfex { mode, extra } => tools::run_vfex(env, &s, mode, extra),
                             Tool::Testpmd(mode) => tools::run_testpmd(env, &s, mode),
@@ -466,11 +603,14 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                 for r in here {
                     let peer_missing = match &r.peer {
                         Some(p) => peer_ok(p).err(),
-                        None => Some("no peer".into()),
+                        None => None,
                     };
                     results.push(RowResult {
                         row: r.clone(),
-                        setup: Setup { port_tags: r.dut.tags, ..base.clone() },
+                        setup: Setup {
+                            port_tags: r.dut.tags,
+                            ..base.clone()
+                        },
                         dut: find(&r.dut).unwrap_or_default(),
                         peer: r.peer.as_ref().and_then(find),
                         peer_missing,
@@ -500,18 +640,41 @@ mod tests {
         let a = Args::default();
         let r = rows(&a, "port-extender", false);
         assert_eq!(r.len(), 1);
-        assert!(r[0].unavailable.as_deref().unwrap().contains("not yet available"));
+        assert!(
+            r[0].unavailable
+                .as_deref()
+                .unwrap()
+                .contains("not yet available")
+        );
         assert!(rows(&a, "port-extender", true)[0].unavailable.is_none());
-        assert_eq!(r[0].dut.tool.label(), "vfex --role port-extender --veths 64");
-        assert_eq!(r[0].peer.as_ref().unwrap().tool.label(), "ovs push_vlan/pop_vlan");
+        assert_eq!(
+            r[0].dut.tool.label(),
+            "vfex --role port-extender --veths 64"
+        );
+        assert_eq!(
+            r[0].peer.as_ref().unwrap().tool.label(),
+            "ovs push_vlan/pop_vlan"
+        );
     }
 
     #[test]
     fn ratios_and_added_cost_from_rounds() {
-        let m = |pps: f64| Ok(Measurement { pps, tsc_hz: Some(1e9), forwarded: Ok(()), ..Measurement::default() });
+        let m = |pps: f64| {
+            Ok(Measurement {
+                pps,
+                tsc_hz: Some(1e9),
+                forwarded: Ok(()),
+                ..Measurement::default()
+            })
+        };
         let r = RowResult {
             row: rows(&Args::default(), "io", false).remove(0),
-            setup: Setup { input: Input::Null, frame: 64, workers: 1, port_tags: [Tag::None; 2] },
+            setup: Setup {
+                input: Input::Null,
+                frame: 64,
+                workers: 1,
+                port_tags: [Tag::None; 2],
+            },
             dut: vec![m(50e6), m(100e6), Err("x".into())],
             peer: Some(vec![m(100e6), m(100e6), m(100e6)]),
             peer_missing: None,
@@ -521,7 +684,10 @@ mod tests {
         assert_eq!(r.dut_pps().unwrap().median, 75e6);
         // 1e9/50e6 - 1e9/100e6 = 10, 1e9/100e6 - 1e9/200e6 = 5.
         assert_eq!(r.added_over_io(), Some(7.5));
-        assert_eq!(RowResult::tsc_cycles(&r.peer.clone().unwrap(), 1, r.tsc_hz()), Some(10.0));
+        assert_eq!(
+            RowResult::tsc_cycles(&r.peer.clone().unwrap(), 1, r.tsc_hz()),
+            Some(10.0)
+        );
         assert!(r.verified().unwrap_err().contains("round 3: x"));
     }
 }

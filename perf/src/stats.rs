@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn ratios_are_per_round() {
         // Round 2 is slow for both: the per-round ratio stays 2.
-        assert_eq!(paired_ratio(&[10.0, 4.0, 10.0], &[5.0, 2.0, 5.0]), Some(2.0));
+        assert_eq!(
+            paired_ratio(&[10.0, 4.0, 10.0], &[5.0, 2.0, 5.0]),
+            Some(2.0)
+        );
         assert_eq!(paired_ratio(&[10.0, 0.0], &[5.0, 1.0]), Some(2.0));
         assert_eq!(paired_ratio(&[], &[1.0]), None);
     }

@@ -23,7 +23,10 @@ pub fn hugepages_usable() -> bool {
             .unwrap_or(0)
     };
     let free_mb = field("HugePages_Free:") * field("Hugepagesize:") / 1024;
-    free_mb >= 512 && mounts.lines().any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
+    free_mb >= 512
+        && mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
 }
 
 /// EAL memory arguments for `huge`, `nohuge` or `auto`; the flag says
@@ -61,7 +64,9 @@ pub fn remove_runtime_dir(prefix: &str) {
 
 /// Number of CPUs this process may run on.
 pub fn cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Whether `perf stat` can count cycles here.
@@ -98,9 +103,15 @@ pub fn cycles_per_sec(csv: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(csv).ok()?;
     let mut prev = 0.0;
     let mut rates = Vec::new();
-    for l in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let f: Vec<&str> = l.split(',').collect();
-        let (Some(t), Some(c)) = (f.first().and_then(|t| t.trim().parse::<f64>().ok()), f.get(1)) else {
+        let (Some(t), Some(c)) = (
+            f.first().and_then(|t| t.trim().parse::<f64>().ok()),
+            f.get(1),
+        ) else {
             continue;
         };
         let dt = t - prev;
@@ -148,7 +159,13 @@ impl Proc {
             let o = Arc::clone(&err);
             readers.push(std::thread::spawn(move || collect(s, &o)));
         }
-        Ok(Proc { child, out, err, readers, what: what.into() })
+        Ok(Proc {
+            child,
+            out,
+            err,
+            readers,
+            what: what.into(),
+        })
     }
 
     /// Standard output so far.
@@ -205,7 +222,11 @@ impl Proc {
         for r in self.readers.drain(..) {
             r.join().ok();
         }
-        (status.is_some_and(|s| s.success()), self.stdout(), self.stderr())
+        (
+            status.is_some_and(|s| s.success()),
+            self.stdout(),
+            self.stderr(),
+        )
     }
 
     /// SIGINT to the whole group (the tool and `perf stat` around it), then
@@ -312,7 +333,12 @@ pub fn utc_stamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -36,12 +36,23 @@ impl Env {
     pub fn new(args: Args, mem: Vec<String>, huge: bool, perf: bool) -> Result<Env> {
         let tmp = std::env::temp_dir().join(format!("vfex-perf-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        Ok(Env { args, mem, huge, perf, tmp, seq: AtomicU32::new(0) })
+        Ok(Env {
+            args,
+            mem,
+            huge,
+            perf,
+            tmp,
+            seq: AtomicU32::new(0),
+        })
     }
 
     /// A unique name for a file prefix, socket or CSV.
     pub fn unique(&self, what: &str) -> String {
-        format!("vfexperf{}-{what}{}", std::process::id(), self.seq.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "vfexperf{}-{what}{}",
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// The pcap file of `size`-byte frames behind `tag` (made once).
@@ -81,7 +92,11 @@ impl Setup {
 
     /// EAL `-l` for the tool under test: main lcore 0, workers 1..=N.
     pub fn lcores(&self) -> String {
-        if self.workers == 1 { "0,1".into() } else { format!("0-{}", self.workers) }
+        if self.workers == 1 {
+            "0,1".into()
+        } else {
+            format!("0-{}", self.workers)
+        }
     }
 }
 
@@ -140,11 +155,21 @@ pub fn verify(rx: u64, tx: u64, drops: &[(String, u64)]) -> Result<(), String> {
     // In-flight frames (a few bursts per queue) may be neither.
     let slack = 8192;
     if ((tx + dropped + slack) as f64) < 0.99 * rx as f64 {
-        return Err(format!("received {rx}, transmitted {tx}, dropped {dropped}: packets unaccounted for"));
+        return Err(format!(
+            "received {rx}, transmitted {tx}, dropped {dropped}: packets unaccounted for"
+        ));
     }
     if dropped as f64 > 0.01 * rx as f64 {
-        let why: Vec<String> = drops.iter().filter(|d| d.1 > 0).map(|(r, n)| format!("{r} {n}")).collect();
-        return Err(format!("dropped {:.1} % of {rx} received ({})", 100.0 * dropped as f64 / rx as f64, why.join(", ")));
+        let why: Vec<String> = drops
+            .iter()
+            .filter(|d| d.1 > 0)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        return Err(format!(
+            "dropped {:.1} % of {rx} received ({})",
+            100.0 * dropped as f64 / rx as f64,
+            why.join(", ")
+        ));
     }
     Ok(())
 }
@@ -154,7 +179,13 @@ pub fn verify(rx: u64, tx: u64, drops: &[(String, u64)]) -> Result<(), String> {
 pub fn steady(periods: &[f64], period: f64, warmup: f64, duration: f64) -> Vec<f64> {
     let skip = (warmup / period).ceil() as usize;
     let take = ((duration / period).round() as usize).max(1);
-    periods.iter().copied().skip_while(|x| *x == 0.0).skip(skip).take(take).collect()
+    periods
+        .iter()
+        .copied()
+        .skip_while(|x| *x == 0.0)
+        .skip(skip)
+        .take(take)
+        .collect()
 }
 
 /// Devices of `setup.input` for a DPDK tool; `memif_role` server or client
@@ -172,7 +203,10 @@ pub fn devices(env: &Env, setup: &Setup, memif: Option<(&str, &Path)>) -> Result
             }
             Input::Memif => {
                 let (role, sock) = memif.context("memif input without a socket")?;
-                format!("net_memif{i},role={role},id={i},socket={},socket-abstract=no", sock.display())
+                format!(
+                    "net_memif{i},role={role},id={i},socket={},socket-abstract=no",
+                    sock.display()
+                )
             }
         };
         v.push("--vdev".into());
@@ -184,7 +218,9 @@ pub fn devices(env: &Env, setup: &Setup, memif: Option<(&str, &Path)>) -> Result
 /// Values after `key` on whitespace-split text (`RX-packets: 12` -> 12).
 fn after(line: &str, key: &str) -> Option<u64> {
     let mut w = line.split_whitespace();
-    w.find(|t| *t == key).and_then(|_| w.next()).and_then(|n| n.parse().ok())
+    w.find(|t| *t == key)
+        .and_then(|_| w.next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// vfex's period lines: `[ t s] total ... rx-pps N`.
@@ -193,7 +229,9 @@ pub fn parse_vfex_periods(out: &str) -> Vec<f64> {
         .filter(|l| l.contains("] total"))
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            w.find(|t| *t == "rx-pps").and_then(|_| w.next()).and_then(|n| n.parse().ok())
+            w.find(|t| *t == "rx-pps")
+                .and_then(|_| w.next())
+                .and_then(|n| n.parse().ok())
         })
         .collect()
 }
@@ -206,7 +244,10 @@ pub fn parse_vfex_summary(out: &str) -> (u64, u64, Vec<(String, u64)>, Option<f6
         if t.starts_with("total") && l.contains("RX-packets:") {
             rx = after(l, "RX-packets:").unwrap_or(0);
             tx = after(l, "TX-packets:").unwrap_or(0);
-            drops.push(("tx_full".to_owned(), after(l, "TX-dropped(tx_full):").unwrap_or(0)));
+            drops.push((
+                "tx_full".to_owned(),
+                after(l, "TX-dropped(tx_full):").unwrap_or(0),
+            ));
         } else if let Some(r) = t.strip_prefix("dropped ") {
             let mut w = r.split_whitespace();
             if let (Some(name), Some(n)) = (w.next(), w.next().and_then(|n| n.parse().ok())) {
@@ -214,7 +255,11 @@ pub fn parse_vfex_summary(out: &str) -> (u64, u64, Vec<(String, u64)>, Option<f6
             }
         }
     }
-    let hz = out.split_whitespace().skip_while(|w| *w != "tsc-hz").nth(1).and_then(|h| h.parse().ok());
+    let hz = out
+        .split_whitespace()
+        .skip_while(|w| *w != "tsc-hz")
+        .nth(1)
+        .and_then(|h| h.parse().ok());
     (rx, tx, drops, hz)
 }
 
@@ -225,13 +270,19 @@ pub fn parse_testpmd_periods(out: &str, nports: usize) -> Vec<f64> {
         .filter_map(|l| l.trim().strip_prefix("Rx-pps:"))
         .filter_map(|r| r.split_whitespace().next().and_then(|n| n.parse().ok()))
         .collect();
-    v.chunks(nports).filter(|c| c.len() == nports).map(|c| c.iter().sum()).collect()
+    v.chunks(nports)
+        .filter(|c| c.len() == nports)
+        .map(|c| c.iter().sum())
+        .collect()
 }
 
 /// testpmd's accumulated forward statistics: (rx, tx, rx-dropped, tx-dropped).
 pub fn parse_testpmd_summary(out: &str) -> (u64, u64, u64, u64) {
     let text = sys::strip_ansi(out);
-    let acc = text.rfind("Accumulated forward statistics").map(|i| &text[i..]).unwrap_or("");
+    let acc = text
+        .rfind("Accumulated forward statistics")
+        .map(|i| &text[i..])
+        .unwrap_or("");
     let (mut rx, mut tx, mut rxd, mut txd) = (0, 0, 0, 0);
     for l in acc.lines() {
         if let Some(n) = after(l, "RX-packets:") {
@@ -261,7 +312,16 @@ fn memif_partner(env: &Env, setup: &Setup, sock: &Path) -> Result<(Proc, String)
         .args(["--no-pci", "--file-prefix", &prefix])
         .args(&env.mem)
         .args(devices(env, setup, Some(("client", sock)))?)
-        .args(["--", "--forward-mode", "io", "--duration", "0", "--stats-period", "0", "--tx-first"])
+        .args([
+            "--",
+            "--forward-mode",
+            "io",
+            "--duration",
+            "0",
+            "--stats-period",
+            "0",
+            "--tx-first",
+        ])
         .args(["--txpkts", &(setup.frame - pcap::FCS_LEN).to_string()]);
     Ok((Proc::spawn(cmd, "the memif partner (vfex)")?, prefix))
 }
@@ -283,17 +343,37 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
     let sock = env.tmp.join(format!("{prefix}.sock"));
     let memif = setup.input == Input::Memif;
     let slack = if memif { 3.0 } else { VFEX_PERIOD + 0.1 };
-    let mut cmd = sys::command(&a.vfex, env.perf.then_some((csv.as_path(), (VFEX_PERIOD * 1000.0) as u64)));
+    let mut cmd = sys::command(
+        &a.vfex,
+        env.perf
+            .then_some((csv.as_path(), (VFEX_PERIOD * 1000.0) as u64)),
+    );
     cmd.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
         .args(&env.mem)
-        .args(devices(env, setup, memif.then_some(("server", sock.as_path())))?)
+        .args(devices(
+            env,
+            setup,
+            memif.then_some(("server", sock.as_path())),
+        )?)
         .args(["--", "--forward-mode", mode])
-        .args(["--nb-cores", &setup.workers.to_string(), "--rxq", &setup.rxq().to_string()])
+        .args([
+            "--nb-cores",
+            &setup.workers.to_string(),
+            "--rxq",
+            &setup.rxq().to_string(),
+        ])
         .args(["--stats-period", &VFEX_PERIOD.to_string()])
-        .args(["--duration", &format!("{:.1}", a.warmup + a.duration + slack)])
+        .args([
+            "--duration",
+            &format!("{:.1}", a.warmup + a.duration + slack),
+        ])
         .args(extra);
     if setup.input == Input::Ring {
-        cmd.args(["--tx-first", "--txpkts", &(setup.frame - pcap::FCS_LEN).to_string()]);
+        cmd.args([
+            "--tx-first",
+            "--txpkts",
+            &(setup.frame - pcap::FCS_LEN).to_string(),
+        ]);
     }
     let dut = Proc::spawn(cmd, "vfex")?;
     let partner = if memif {
@@ -310,10 +390,21 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
     }
     sys::remove_runtime_dir(&prefix);
     std::fs::remove_file(&sock).ok();
-    let cps = if env.perf { sys::cycles_per_sec(&csv) } else { None };
+    let cps = if env.perf {
+        sys::cycles_per_sec(&csv)
+    } else {
+        None
+    };
     std::fs::remove_file(&csv).ok();
     if !ok {
-        let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         bail!("vfex --forward-mode {mode} failed: {}", tail.join(" | "));
     }
     let periods = steady(&parse_vfex_periods(&out), VFEX_PERIOD, a.warmup, a.duration);
@@ -347,24 +438,48 @@ pub fn run_testpmd(env: &Env, setup: &Setup, mode: &str) -> Result<Measurement> 
     let q = setup.rxq().to_string();
     cmd.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
         .args(&env.mem)
-        .args(devices(env, setup, memif.then_some(("server", sock.as_path())))?)
-        .args(["--", &format!("--forward-mode={mode}"), &format!("--nb-cores={}", setup.workers)])
-        .args([format!("--rxq={q}"), format!("--txq={q}"), format!("--burst={}", a.burst)])
+        .args(devices(
+            env,
+            setup,
+            memif.then_some(("server", sock.as_path())),
+        )?)
+        .args([
+            "--",
+            &format!("--forward-mode={mode}"),
+            &format!("--nb-cores={}", setup.workers),
+        ])
+        .args([
+            format!("--rxq={q}"),
+            format!("--txq={q}"),
+            format!("--burst={}", a.burst),
+        ])
         .args(["--stats-period", "1"]);
     if setup.input == Input::Ring {
-        cmd.args(["--tx-first".to_owned(), format!("--txpkts={}", setup.frame - pcap::FCS_LEN)]);
+        cmd.args([
+            "--tx-first".to_owned(),
+            format!("--txpkts={}", setup.frame - pcap::FCS_LEN),
+        ]);
     }
-    let mut dut = Proc::spawn(cmd, &a.testpmd).with_context(|| "dpdk-testpmd (package dpdk; scripts/setup.sh installs it)")?;
+    let mut dut = Proc::spawn(cmd, &a.testpmd)
+        .with_context(|| "dpdk-testpmd (package dpdk; scripts/setup.sh installs it)")?;
     let partner = if memif {
         wait_socket(&sock);
         Some(memif_partner(env, setup, &sock)?)
     } else {
         None
     };
-    let want = (a.warmup / TESTPMD_PERIOD).ceil() as usize + ((a.duration / TESTPMD_PERIOD).round() as usize).max(1);
-    dut.wait_for(Duration::from_secs_f64(a.warmup + a.duration + 60.0), |out| {
-        parse_testpmd_periods(out, 2).into_iter().skip_while(|x| *x == 0.0).count() > want
-    });
+    let want = (a.warmup / TESTPMD_PERIOD).ceil() as usize
+        + ((a.duration / TESTPMD_PERIOD).round() as usize).max(1);
+    dut.wait_for(
+        Duration::from_secs_f64(a.warmup + a.duration + 60.0),
+        |out| {
+            parse_testpmd_periods(out, 2)
+                .into_iter()
+                .skip_while(|x| *x == 0.0)
+                .count()
+                > want
+        },
+    );
     let (_, out, err) = dut.interrupt();
     if let Some((p, pre)) = partner {
         p.interrupt();
@@ -372,16 +487,33 @@ pub fn run_testpmd(env: &Env, setup: &Setup, mode: &str) -> Result<Measurement> 
     }
     sys::remove_runtime_dir(&prefix);
     std::fs::remove_file(&sock).ok();
-    let cps = if env.perf { sys::cycles_per_sec(&csv) } else { None };
+    let cps = if env.perf {
+        sys::cycles_per_sec(&csv)
+    } else {
+        None
+    };
     std::fs::remove_file(&csv).ok();
     let all = parse_testpmd_periods(&out, 2);
     if all.is_empty() {
-        let tail: Vec<&str> = err.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
-        bail!("testpmd --forward-mode={mode} printed no stats: {}", tail.join(" | "));
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        bail!(
+            "testpmd --forward-mode={mode} printed no stats: {}",
+            tail.join(" | ")
+        );
     }
     let periods = steady(&all, TESTPMD_PERIOD, a.warmup, a.duration);
     let (rx, tx, rxd, txd) = parse_testpmd_summary(&out);
-    let drops = vec![("rx_dropped".to_owned(), rxd), ("tx_dropped".to_owned(), txd)];
+    let drops = vec![
+        ("rx_dropped".to_owned(), rxd),
+        ("tx_dropped".to_owned(), txd),
+    ];
     let mut m = Measurement {
         pps: crate::stats::median(&periods),
         periods,
@@ -418,7 +550,10 @@ mod tests {
         assert_eq!(parse_vfex_periods(out), vec![32121512.0]);
         let (rx, tx, drops, hz) = parse_vfex_summary(out);
         assert_eq!((rx, tx, hz), (900, 880, Some(2.25e9)));
-        assert_eq!(drops, vec![("tx_full".to_owned(), 10), ("bad_tag".to_owned(), 10)]);
+        assert_eq!(
+            drops,
+            vec![("tx_full".to_owned(), 10), ("bad_tag".to_owned(), 10)]
+        );
     }
 
     #[test]
@@ -433,8 +568,16 @@ mod tests {
         assert!(verify(0, 0, &[]).unwrap_err().contains("received nothing"));
         assert!(verify(1_000_000, 0, &[]).unwrap_err().contains("none"));
         assert!(verify(1_000_000, 999_000, &[]).is_ok());
-        assert!(verify(1_000_000, 500_000, &[]).unwrap_err().contains("unaccounted"));
+        assert!(
+            verify(1_000_000, 500_000, &[])
+                .unwrap_err()
+                .contains("unaccounted")
+        );
         let d = vec![("bad_tag".to_owned(), 500_000)];
-        assert!(verify(1_000_000, 500_000, &d).unwrap_err().contains("bad_tag 500000"));
+        assert!(
+            verify(1_000_000, 500_000, &d)
+                .unwrap_err()
+                .contains("bad_tag 500000")
+        );
     }
 }
