@@ -2,6 +2,7 @@
 //!
 //! Exit status: 0 ok, 1 runtime error, 2 usage error.
 
+mod generator;
 mod options;
 mod run;
 

@@ -69,21 +69,26 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         ids.len()
     };
     let workers_avail = eal.worker_lcores();
-    if workers_avail.is_empty() {
+    let generating = opts.gen_rate.is_some();
+    if workers_avail.is_empty() && !generating {
         return Err(RunError::Usage(anyhow!(
             "no worker lcore: give EAL at least two lcores, e.g. -l 0,1 (the first is the main lcore)"
         )));
     }
     let streams = nports * usize::from(opts.rxq);
-    let want = opts.nb_cores.unwrap_or(workers_avail.len());
-    if want > workers_avail.len() {
+    let want = if generating {
+        1
+    } else {
+        opts.nb_cores.unwrap_or(workers_avail.len())
+    };
+    if want > workers_avail.len() && !generating {
         return Err(RunError::Usage(anyhow!(
             "--nb-cores {want}: only {} worker lcores are enabled (EAL -l)",
             workers_avail.len()
         )));
     }
     let nworkers = want.min(streams);
-    let lcores = &workers_avail[..nworkers];
+    let lcores = &workers_avail[..nworkers.min(workers_avail.len())];
     let nb_mbufs = opts.total_num_mbufs.unwrap_or_else(|| {
         let (np, nw) = (nports as u32, nworkers as u32);
         let per_port = u32::from(opts.rxq) * u32::from(opts.rxd) + nw * u32::from(opts.txd);
@@ -155,6 +160,20 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         },
         dpdk::tsc_hz()
     );
+    if let Some(rate) = opts.gen_rate {
+        let r = crate::generator::run(
+            &pool,
+            &ports,
+            opts,
+            rate,
+            &tx_first_frame(usize::from(opts.txpkts)),
+            stop,
+        );
+        for p in ports.iter_mut() {
+            p.stop().ok();
+        }
+        return r;
+    }
     if opts.tx_first {
         tx_first(&pool, &ports, opts.txpkts)?;
     }
