@@ -499,7 +499,11 @@ mod tests {
     fn flags() {
         assert_eq!(p(&["--txpkts", "1514"]).unwrap().txpkts, 1514);
         assert_eq!(p(&["--gen-rate", "1e6"]).unwrap().gen_rate, Some(1e6));
-        assert!(p(&["--gen-rate", "0"]).unwrap_err().contains("out of range"));
+        assert!(
+            p(&["--gen-rate", "0"])
+                .unwrap_err()
+                .contains("out of range")
+        );
         assert_eq!(
             p(&["--gen-warmup", "0.5"]).unwrap().gen_warmup,
             Duration::from_millis(500)

@@ -6,12 +6,14 @@
 //!
 //! Usage: `vfex-perf SCENARIO[,SCENARIO...] [options]` (see `--help`).
 //!
-//! Modules: [`args`] (command line), [`tools`] (running vfex and testpmd,
+//! Modules: [`args`] (command line), [`latency`] (zero-loss search and
+//! latency through a memif loop), [`tools`] (running vfex and testpmd,
 //! parsing their counters), [`ovs`] (the Open vSwitch peer), [`pcap`] (test
 //! frames), [`scenario`] (rows and the A/B runner), [`stats`], [`report`],
 //! [`sys`] (processes, hugepages, runtime directories).
 
 pub mod args;
+pub mod latency;
 pub mod ovs;
 pub mod pcap;
 pub mod report;
@@ -76,9 +78,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for s in &a.scenarios {
         match s.as_str() {
-            "rfc2544" | "latency" => eprintln!(
-                "vfex-perf: {s}: not yet available (needs a rate-controlled, timestamping generator in vfex; see docs/PERFORMANCE.md)"
-            ),
+            "rfc2544" | "latency" => {}
             _ => rows.extend(scenario::rows(&a, s, roles)),
         }
     }
@@ -153,7 +153,50 @@ fn main() -> Result<()> {
             io: None,
         });
     }
-    let md = report::table(&all);
+    // Zero-loss search and latency through the memif loop: vfex and, when
+    // asked, testpmd io, alternating per round.
+    let want_lat = a.scenarios.iter().any(|s| s == "latency");
+    let mut loops: Vec<Vec<latency::LoopResult>> = Vec::new();
+    if want_lat || a.scenarios.iter().any(|s| s == "rfc2544") {
+        let mut duts = vec![latency::Dut::Vfex(
+            a.modes.first().cloned().unwrap_or_else(|| "io".into()),
+        )];
+        if a.peers.contains(&args::PeerKind::Testpmd) && sys::available(&a.testpmd) {
+            duts.push(latency::Dut::Testpmd("io".into()));
+        }
+        for &frame in &a.frame_sizes {
+            for &w in &a.workers {
+                let mut per: Vec<Vec<latency::LoopResult>> = vec![Vec::new(); duts.len()];
+                for round in 0..a.rounds {
+                    for (k, d) in duts.iter().enumerate() {
+                        eprintln!(
+                            "  [memif loop {frame}B {w}w] round {}/{}: {} zero-loss search{}",
+                            round + 1,
+                            a.rounds,
+                            d.label(),
+                            if want_lat { " + latency" } else { "" }
+                        );
+                        match latency::run(&env, d, w, frame, want_lat, &mut |l: &str| {
+                            eprintln!("    {l}")
+                        }) {
+                            Ok(r) => per[k].push(r),
+                            Err(e) => eprintln!("    {}: FAILED: {e:#}", d.label()),
+                        }
+                    }
+                }
+                loops.extend(per.into_iter().filter(|p| !p.is_empty()));
+            }
+        }
+    }
+    let mut md = report::table(&all);
+    if !loops.is_empty() {
+        md.push_str(&format!(
+            "\nZero-loss throughput (RFC 2544 binary search, loss <= {}, resolution {} of the generator's ceiling) and latency through a net_memif loop (vfex --gen-rate -> tool -> back; one-way, TSC):\n\n{}",
+            a.loss,
+            a.resolution,
+            latency::table(&loops)
+        ));
+    }
     println!("\n{md}");
     let machine = machine();
     let doc = serde_json::json!({
@@ -169,6 +212,7 @@ fn main() -> Result<()> {
         "perf_stat": perf,
         "gbps_note": "Gbps = packets/s x (frame size with FCS + 20 B preamble, SFD and inter-frame gap) x 8",
         "rows": all.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        "memif_loop": loops.iter().map(|l| latency::json(l)).collect::<Vec<_>>(),
     });
     let header = format!(
         "# vfex-perf results {stamp}\n\nCommand: `{}`\n\nMachine: {machine}\n\nMemory: {}; {} round(s), {} s warm-up + {} s measured per run; medians (min..max) over rounds; ratio = median of per-round vfex/peer. Gbps counts frame + 20 B (preamble, SFD, inter-frame gap). TSC cycles/pkt = TSC Hz x workers / packets per second; CPU cycles/pkt = cycles counted by `perf stat` / packets; OVS cycles (own) = its PMD's avg cycles per packet.\n\n",
@@ -182,7 +226,18 @@ fn main() -> Result<()> {
         a.warmup,
         a.duration
     );
-    let files = report::write(&dir, &doc, &format!("{header}{md}"), &all)?;
+    let mut files = report::write(&dir, &doc, &format!("{header}{md}"), &all)?;
+    let lat = latency::series(&loops);
+    if !lat.is_empty() {
+        report::line_plot(
+            &dir.join("latency_percentiles.svg"),
+            "Latency through the memif loop",
+            "offered load (% of the zero-loss rate)",
+            "latency (us)",
+            &lat,
+        )?;
+        files.push("latency_percentiles.svg".into());
+    }
     if let Some(j) = &a.json {
         std::fs::write(j, serde_json::to_string_pretty(&doc)?)
             .with_context(|| format!("writing {}", j.display()))?;
