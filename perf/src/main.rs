@@ -41,12 +41,10 @@ fn main() -> Result<()> {
         print!("{}", args::help());
         return Ok(());
     };
-    if a.scenarios.iter().any(|s| s == "table") {
-        a.scenarios.retain(|s| s != "table");
-        for s in TABLE {
-            if !a.scenarios.iter().any(|x| x == s) {
-                a.scenarios.push((*s).into());
-            }
+    if let Some(i) = a.scenarios.iter().position(|s| s == "table") {
+        a.scenarios.remove(i);
+        for (k, s) in TABLE.iter().filter(|s| !a.scenarios.iter().any(|x| x == *s)).enumerate() {
+            a.scenarios.insert(i + k, (*s).into());
         }
     }
     if !std::path::Path::new(&a.vfex).exists() {

@@ -600,7 +600,7 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                     }
                 }
                 let find = |j: &Job| jobs.iter().position(|x| x == j).map(|k| runs[k].clone());
-                for r in here {
+                for r in here.into_iter().filter(|r| r.unavailable.is_none()) {
                     let peer_missing = match &r.peer {
                         Some(p) => peer_ok(p).err(),
                         None => None,
