@@ -43,8 +43,13 @@ fn main() -> Result<()> {
     };
     if let Some(i) = a.scenarios.iter().position(|s| s == "table") {
         a.scenarios.remove(i);
-        for (k, s) in TABLE.iter().filter(|s| !a.scenarios.iter().any(|x| x == *s)).enumerate() {
-            a.scenarios.insert(i + k, (*s).into());
+        let add: Vec<String> = TABLE
+            .iter()
+            .filter(|s| !a.scenarios.iter().any(|x| x == *s))
+            .map(|s| (*s).to_owned())
+            .collect();
+        for (k, s) in add.into_iter().enumerate() {
+            a.scenarios.insert(i + k, s);
         }
     }
     if !std::path::Path::new(&a.vfex).exists() {
