@@ -128,7 +128,8 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
     let cmd = match dut {
         Dut::Vfex(mode) => {
             let mut c = std::process::Command::new(&a.vfex);
-            c.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
+            c.args(setup.eal_lcores(sys::cpus()))
+                .args(["--no-pci", "--file-prefix", &prefix])
                 .args(&env.mem)
                 .args(&devs)
                 .args([
@@ -145,7 +146,8 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         }
         Dut::Testpmd(mode) => {
             let mut c = std::process::Command::new(&a.testpmd);
-            c.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
+            c.args(setup.eal_lcores(sys::cpus()))
+                .args(["--no-pci", "--file-prefix", &prefix])
                 .args(&env.mem)
                 .args(&devs)
                 .args([

@@ -96,13 +96,22 @@ fn main() -> Result<()> {
             r.peer = None;
         }
     }
-    let mut seen = Vec::new();
-    rows.retain(|r| {
-        let k = (r.scenario.clone(), r.dut.clone(), r.peer.clone());
-        let dup = seen.contains(&k);
-        seen.push(k);
-        !dup
-    });
+    // A row left without its peer goes when vfex's job is in another row.
+    let mut seen: Vec<(String, scenario::Job)> = Vec::new();
+    let keep: Vec<bool> = rows
+        .iter()
+        .map(|r| {
+            let k = (r.scenario.clone(), r.dut.clone());
+            let other = rows
+                .iter()
+                .any(|x| x.peer.is_some() && x.scenario == k.0 && x.dut == k.1);
+            let first = !seen.contains(&k);
+            seen.push(k);
+            r.peer.is_some() || (!other && first)
+        })
+        .collect();
+    let mut keep = keep.into_iter();
+    rows.retain(|_| keep.next().unwrap_or(true));
     for r in rows.iter().filter(|r| r.unavailable.is_some()) {
         eprintln!(
             "vfex-perf: {}: {}",

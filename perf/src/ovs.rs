@@ -335,7 +335,8 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         extra.push_str(&format!(" --vdev {d}"));
     }
     let lcore_mask = cpu_mask(0, 1);
-    let pmd_mask = cpu_mask(1, setup.workers);
+    // PMD threads on cores 1..=N, as far as the machine has them.
+    let pmd_mask = cpu_mask(1, setup.workers.min(sys::cpus().saturating_sub(1)).max(1));
     ovs.vsctl(&[
         "--no-wait",
         "set",

@@ -90,12 +90,26 @@ impl Setup {
         self.workers.div_ceil(2)
     }
 
-    /// EAL `-l` for the tool under test: main lcore 0, workers 1..=N.
-    pub fn lcores(&self) -> String {
-        if self.workers == 1 {
-            "0,1".into()
+    /// EAL lcore arguments for the tool under test: main lcore 0, workers
+    /// 1..=N (`-l 0-N`); where the machine has fewer than N + 1 CPUs, the
+    /// lcores are mapped onto the CPUs in turn (`--lcores 0@0,1@1,2@0,...`)
+    /// so that the run still works (its figures then mean nothing).
+    pub fn eal_lcores(&self, cpus: usize) -> Vec<String> {
+        let n = self.workers;
+        if n < cpus.max(1) {
+            vec![
+                "-l".into(),
+                if n == 1 {
+                    "0,1".into()
+                } else {
+                    format!("0-{n}")
+                },
+            ]
         } else {
-            format!("0-{}", self.workers)
+            let m: Vec<String> = (0..=n)
+                .map(|l| format!("{l}@{}", l % cpus.max(1)))
+                .collect();
+            vec!["--lcores".into(), m.join(",")]
         }
     }
 }
@@ -348,7 +362,8 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
         env.perf
             .then_some((csv.as_path(), (VFEX_PERIOD * 1000.0) as u64)),
     );
-    cmd.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
+    cmd.args(setup.eal_lcores(sys::cpus()))
+        .args(["--no-pci", "--file-prefix", &prefix])
         .args(&env.mem)
         .args(devices(
             env,
@@ -409,6 +424,21 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
     }
     let periods = steady(&parse_vfex_periods(&out), VFEX_PERIOD, a.warmup, a.duration);
     let (rx, tx, drops, hz) = parse_vfex_summary(&out);
+    if hz.is_none() {
+        // perf stat may exit 0 when the tool did not start.
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        bail!(
+            "vfex --forward-mode {mode} did not run: {}",
+            tail.join(" | ")
+        );
+    }
     let mut m = Measurement {
         pps: crate::stats::median(&periods),
         periods,
@@ -436,7 +466,8 @@ pub fn run_testpmd(env: &Env, setup: &Setup, mode: &str) -> Result<Measurement> 
     let memif = setup.input == Input::Memif;
     let mut cmd = sys::command(&a.testpmd, env.perf.then_some((csv.as_path(), 1000)));
     let q = setup.rxq().to_string();
-    cmd.args(["-l", &setup.lcores(), "--no-pci", "--file-prefix", &prefix])
+    cmd.args(setup.eal_lcores(sys::cpus()))
+        .args(["--no-pci", "--file-prefix", &prefix])
         .args(&env.mem)
         .args(devices(
             env,
@@ -561,6 +592,21 @@ mod tests {
         let p = [0.0, 0.0, 5.0, 10.0, 11.0, 12.0, 13.0, 3.0];
         assert_eq!(steady(&p, 0.5, 0.5, 1.0), vec![10.0, 11.0]);
         assert_eq!(steady(&p, 1.0, 0.0, 3.0), vec![5.0, 10.0, 11.0]);
+    }
+
+    #[test]
+    fn lcores_fit_the_machine() {
+        let s = |w| Setup {
+            input: Input::Null,
+            frame: 64,
+            workers: w,
+            port_tags: [Tag::None; 2],
+        };
+        assert_eq!(s(1).eal_lcores(16), ["-l", "0,1"]);
+        assert_eq!(s(8).eal_lcores(16), ["-l", "0-8"]);
+        assert_eq!(s(2).eal_lcores(2), ["--lcores", "0@0,1@1,2@0"]);
+        assert_eq!(s(2).rxq(), 1);
+        assert_eq!(s(8).rxq(), 4);
     }
 
     #[test]
