@@ -85,9 +85,17 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Rx queues per port so that every worker has a stream (2 ports).
+    /// Rx queues per port so that every worker has a stream (2 ports). On a
+    /// net_ring loop each worker transmits on its own queue, whose packets
+    /// come back on the rx queue of the same number: one per worker (and
+    /// net_pcap has as many tx queues as rx files).
     pub fn rxq(&self) -> usize {
-        self.workers.div_ceil(2)
+        match self.input {
+            // net_pcap without a tx file has as many (dropping) tx queues as
+            // rx files, and every worker needs a tx queue.
+            Input::Ring | Input::Pcap => self.workers,
+            _ => self.workers.div_ceil(2),
+        }
     }
 
     /// EAL lcore arguments for the tool under test: main lcore 0, workers
@@ -213,7 +221,9 @@ pub fn devices(env: &Env, setup: &Setup, memif: Option<(&str, &Path)>) -> Result
             Input::Ring => format!("net_ring{i}"),
             Input::Pcap => {
                 let f = env.pcap(setup.frame, setup.port_tags[i])?;
-                format!("net_pcap{i},rx_pcap={},infinite_rx=1", f.display())
+                // One rx_pcap per rx queue.
+                let rx = vec![format!("rx_pcap={}", f.display()); setup.rxq()].join(",");
+                format!("net_pcap{i},{rx},infinite_rx=1")
             }
             Input::Memif => {
                 let (role, sock) = memif.context("memif input without a socket")?;
@@ -607,6 +617,11 @@ mod tests {
         assert_eq!(s(2).eal_lcores(2), ["--lcores", "0@0,1@1,2@0"]);
         assert_eq!(s(2).rxq(), 1);
         assert_eq!(s(8).rxq(), 4);
+        let ring = Setup {
+            input: Input::Ring,
+            ..s(4)
+        };
+        assert_eq!(ring.rxq(), 4);
     }
 
     #[test]
