@@ -170,6 +170,7 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
     let started = d.wait_for(Duration::from_secs(30), |o| {
         o.contains("forwarding on") || o.contains("Rx-pps")
     });
+
     if !started {
         let (_, _, err) = d.interrupt();
         sys::remove_runtime_dir(&prefix);
@@ -384,7 +385,7 @@ pub fn run(
 /// Markdown for the zero-loss and latency results (medians over rounds).
 pub fn table(results: &[Vec<LoopResult>]) -> String {
     let mut t = String::from(
-        "| tool | frame B | workers | zero-loss Mpps median (min..max) | load % | offered Mpps | loss % | p50 us | p90 us | p99 us | p99.9 us | max us |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| tool | frame B | workers | zero-loss Mpps median (min..max) | ratio to testpmd io | load % | offered Mpps | loss % | p50 us | p90 us | p99 us | p99.9 us | max us |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for rounds in results {
         let Some(first) = rounds.first() else {
@@ -398,9 +399,28 @@ pub fn table(results: &[Vec<LoopResult>]) -> String {
             s.min / 1e6,
             s.max / 1e6
         );
+        // vfex's zero-loss rate over testpmd io's in the same rounds.
+        let ratio = match &first.dut {
+            Dut::Vfex(_) => results
+                .iter()
+                .find(|o| {
+                    o.first().is_some_and(|p| {
+                        p.dut == Dut::Testpmd("io".into())
+                            && p.frame == first.frame
+                            && p.workers == first.workers
+                    })
+                })
+                .and_then(|o| {
+                    let peer: Vec<f64> = o.iter().map(|r| r.search.rate).collect();
+                    crate::stats::paired_ratio(&zl, &peer)
+                })
+                .map(|r| format!("{r:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            Dut::Testpmd(_) => "-".into(),
+        };
         if first.latency.is_empty() {
             t.push_str(&format!(
-                "| {} | {} | {} | {zl_cell} | - | - | - | - | - | - | - | - |\n",
+                "| {} | {} | {} | {zl_cell} | {ratio} | - | - | - | - | - | - | - | - |\n",
                 first.dut.label(),
                 first.frame,
                 first.workers
@@ -431,11 +451,12 @@ pub fn table(results: &[Vec<LoopResult>]) -> String {
                 .map(|x| x.2 * 100.0)
                 .collect();
             t.push_str(&format!(
-                "| {} | {} | {} | {} | {load} | {offered} | {:.4} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {load} | {offered} | {:.4} | {} | {} | {} | {} | {} |\n",
                 first.dut.label(),
                 first.frame,
                 first.workers,
                 if k == 0 { zl_cell.clone() } else { "".into() },
+                if k == 0 { ratio.clone() } else { "".into() },
                 median(&loss),
                 col(&|x| x.3.map(|p| p[0])),
                 col(&|x| x.3.map(|p| p[1])),
@@ -544,5 +565,38 @@ mod tests {
         assert!((p[1] - 2.06).abs() < 0.05, "{p:?}");
         assert!((p[4] - 8.2).abs() < 0.1, "{p:?}");
         assert!(parse_gen("nothing", 1.0).is_err());
+    }
+
+    #[test]
+    fn table_has_the_ratio_per_pair() {
+        let r = |dut: Dut, rate: f64| LoopResult {
+            dut,
+            workers: 1,
+            frame: 64,
+            search: Search {
+                rate,
+                trials: vec![(rate, 0.0)],
+            },
+            latency: vec![(10.0, rate / 10.0, 0.0, Some([1.0, 2.0, 3.0, 4.0, 5.0]))],
+        };
+        let v = vec![
+            vec![
+                r(Dut::Vfex("io".into()), 2e6),
+                r(Dut::Vfex("io".into()), 4e6),
+            ],
+            vec![
+                r(Dut::Testpmd("io".into()), 1e6),
+                r(Dut::Testpmd("io".into()), 4e6),
+            ],
+        ];
+        let t = table(&v);
+        // Per-round ratios 2.0 and 1.0: median 1.5.
+        assert!(
+            t.contains("| vfex io | 64 | 1 | 3.000 (2.000..4.000) | 1.500 | 10 |"),
+            "{t}"
+        );
+        assert!(t.contains("| 1.0 | 2.0 | 3.0 | 4.0 | 5.0 |"), "{t}");
+        assert_eq!(series(&v).len(), 10);
+        assert_eq!(json(&v[0])["rounds"][1]["zero_loss_pps"], 4e6);
     }
 }
