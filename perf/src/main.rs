@@ -143,6 +143,7 @@ fn main() -> Result<()> {
         },
         if perf { "perf stat + TSC" } else { "TSC only" },
     );
+    sys::clean_up_on_signal()?;
     let env = tools::Env::new(a.clone(), mem, huge, perf)?;
     let results = scenario::run_all(&env, &rows, &mut |l: &str| {
         eprintln!("  {l}");

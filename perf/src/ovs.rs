@@ -287,6 +287,7 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
             String::from_utf8_lossy(&o.stderr).trim()
         );
     }
+    sys::track_netns(&ns, true);
     let mut ovs = Ovs {
         dir: dir.clone(),
         ns: ns.clone(),

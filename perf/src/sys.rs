@@ -8,6 +8,89 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+
+/// Process groups, network namespaces and directories that the harness made
+/// and that a signal must not leave behind.
+static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static NETNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Set when a signal asked the harness to stop: no new tool starts.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn track<T: PartialEq>(m: &Mutex<Vec<T>>, v: T, on: bool) {
+    if let Ok(mut l) = m.lock() {
+        l.retain(|x| *x != v);
+        if on {
+            l.push(v);
+        }
+    }
+}
+
+/// Remembers (or forgets) a network namespace to delete on a signal.
+pub fn track_netns(name: &str, on: bool) {
+    track(&NETNS, name.to_owned(), on);
+}
+
+/// Remembers (or forgets) a directory to remove on a signal.
+pub fn track_dir(dir: &Path, on: bool) {
+    track(&DIRS, dir.to_owned(), on);
+}
+
+/// On SIGINT or SIGTERM: stops every tool the harness started (SIGINT to
+/// its process group, SIGKILL after 5 s), deletes its network namespaces,
+/// scratch directories and DPDK runtime directories, and exits with 130.
+pub fn clean_up_on_signal() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!("\nvfex-perf: signal {sig}: stopping the tools it started and cleaning up");
+            let groups: Vec<u32> = GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+            for g in &groups {
+                signal_group(*g, "INT");
+            }
+            let end = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < end && groups.iter().any(|g| group_alive(*g)) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            for g in &groups {
+                signal_group(*g, "KILL");
+            }
+            for ns in NETNS.lock().map(|n| n.clone()).unwrap_or_default() {
+                Command::new("ip").args(["netns", "del", &ns]).output().ok();
+            }
+            for d in DIRS.lock().map(|d| d.clone()).unwrap_or_default() {
+                std::fs::remove_dir_all(d).ok();
+            }
+            let mine = format!("vfexperf{}-", std::process::id());
+            if let Ok(rd) = std::fs::read_dir("/var/run/dpdk") {
+                for e in rd.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(&mine) {
+                        std::fs::remove_dir_all(e.path()).ok();
+                    }
+                }
+            }
+            std::process::exit(130);
+        }
+    });
+    Ok(())
+}
+
+/// Whether a signal asked the harness to stop.
+pub fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn group_alive(pgid: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
 use std::time::{Duration, Instant};
 
 /// Free 2 MB-or-larger hugepage memory in MB and whether hugetlbfs is mounted.
@@ -141,6 +224,9 @@ pub struct Proc {
 impl Proc {
     /// Starts `cmd` with stdin from /dev/null in a new process group.
     pub fn spawn(mut cmd: Command, what: &str) -> Result<Proc> {
+        if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!("interrupted: not starting {what}");
+        }
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -148,6 +234,7 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {what} ({:?})", cmd.get_program()))?;
+        track(&GROUPS, child.id(), true);
         let out = Arc::new(Mutex::new(String::new()));
         let err = Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -219,6 +306,7 @@ impl Proc {
         if status.is_none() {
             status = self.stop();
         }
+        track(&GROUPS, self.pid(), false);
         for r in self.readers.drain(..) {
             r.join().ok();
         }
@@ -250,6 +338,7 @@ impl Proc {
             Ok(Some(s)) => Some(s),
             _ => self.stop(),
         };
+        track(&GROUPS, self.pid(), false);
         for r in self.readers.drain(..) {
             r.join().ok();
         }
@@ -265,6 +354,7 @@ impl Drop for Proc {
             signal_group(self.pid(), "KILL");
             self.child.wait().ok();
         }
+        track(&GROUPS, self.pid(), false);
     }
 }
 

@@ -36,6 +36,7 @@ impl Env {
     pub fn new(args: Args, mem: Vec<String>, huge: bool, perf: bool) -> Result<Env> {
         let tmp = std::env::temp_dir().join(format!("vfex-perf-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        sys::track_dir(&tmp, true);
         Ok(Env {
             args,
             mem,
@@ -68,6 +69,7 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         std::fs::remove_dir_all(&self.tmp).ok();
+        sys::track_dir(&self.tmp, false);
     }
 }
 
