@@ -152,6 +152,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "each vfex --modes LIST vs testpmd io, with the cycles each adds over vfex io",
     ),
     (
+        "tags",
+        "push on port 0, strip on port 1 (--tags) on the ring loop: cycles added over vfex io",
+    ),
+    (
         "encap",
         "push a tag (--tags) on every port vs testpmd io and OVS push_vlan",
     ),

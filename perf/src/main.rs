@@ -28,6 +28,7 @@ use std::io::Write;
 /// Scenarios that `table` stands for: the README's table.
 const TABLE: &[&str] = &[
     "io",
+    "tags",
     "encap",
     "decap",
     "port-extender",

@@ -19,8 +19,8 @@ fn spread(s: Option<Spread>, k: f64) -> String {
 /// The markdown table: one line per row result.
 pub fn table(results: &[RowResult]) -> String {
     let mut t = String::from(
-        "| scenario | input | frame B | workers | vfex | Mpps median (min..max) | Gbps | TSC cycles/pkt | CPU cycles/pkt | added over io | peer | peer Mpps median (min..max) | peer cycles/pkt | ratio vfex/peer | forwarded | drops |\n\
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | input | frame B | workers | vfex | Mpps median (min..max) | Gbps | TSC cycles/pkt | CPU cycles/pkt | added over io | peer | peer Mpps median (min..max) | peer cycles/pkt | ratio vfex/peer | forwarded | drops | target |\n\
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         let w = r.setup.workers;
@@ -64,7 +64,7 @@ pub fn table(results: &[RowResult]) -> String {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.row.scenario,
             r.setup.input.label(),
             r.setup.frame,
@@ -88,6 +88,7 @@ pub fn table(results: &[RowResult]) -> String {
             } else {
                 drops.join(", ")
             },
+            r.row.target.as_deref().unwrap_or("-"),
         ));
     }
     t

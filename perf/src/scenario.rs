@@ -79,6 +79,7 @@ pub struct Row {
 pub fn default_inputs(scenario: &str) -> Vec<Input> {
     match scenario {
         "io" | "macswap" | "fwd" => vec![Input::Null, Input::Ring],
+        "tags" => vec![Input::Ring],
         "encap" => vec![Input::Null, Input::Pcap],
         _ => vec![Input::Pcap],
     }
@@ -177,6 +178,27 @@ pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
             for m in &a.modes {
                 let t = mode_tags(m);
                 v.push(row(vfex(m), Some(testpmd("io", t)), all.clone(), None));
+            }
+        }
+        "tags" => {
+            v.push(row(
+                vfex("io"),
+                Some(testpmd("io", none)),
+                all.clone(),
+                None,
+            ));
+            for t in &a.tags {
+                let target = if t == "etag" {
+                    "adds <= 8 cycles/pkt over vfex io (net_ring loop)"
+                } else {
+                    "adds <= 6 cycles/pkt over vfex io (net_ring loop)"
+                };
+                v.push(row(
+                    vfex(t),
+                    Some(testpmd("io", mode_tags(t))),
+                    all.clone(),
+                    Some(target),
+                ));
             }
         }
         "encap" => {
@@ -547,19 +569,29 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                     continue;
                 }
                 // Distinct jobs of this setup, in order: vfex's and the peers'.
+                // Only pcap input carries the tags of a job's frames.
+                let norm = |j: &Job| Job {
+                    tool: j.tool.clone(),
+                    tags: if input == Input::Pcap {
+                        j.tags
+                    } else {
+                        [Tag::None; 2]
+                    },
+                };
                 let mut jobs: Vec<Job> = Vec::new();
                 for r in &here {
                     if r.unavailable.is_some() {
                         continue;
                     }
-                    if !jobs.contains(&r.dut) {
-                        jobs.push(r.dut.clone());
+                    let d = norm(&r.dut);
+                    if !jobs.contains(&d) {
+                        jobs.push(d);
                     }
                     if let Some(p) = &r.peer
                         && peer_ok(p).is_ok()
-                        && !jobs.contains(p)
+                        && !jobs.contains(&norm(p))
                     {
-                        jobs.push(p.clone());
+                        jobs.push(norm(p));
                     }
                 }
                 let mut runs: Vec<Vec<Result<Measurement, String>>> = vec![Vec::new(); jobs.len()];
@@ -599,7 +631,10 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                         runs[k].push(m);
                     }
                 }
-                let find = |j: &Job| jobs.iter().position(|x| x == j).map(|k| runs[k].clone());
+                let find = |j: &Job| {
+                    let j = norm(j);
+                    jobs.iter().position(|x| *x == j).map(|k| runs[k].clone())
+                };
                 for r in here.into_iter().filter(|r| r.unavailable.is_none()) {
                     let peer_missing = match &r.peer {
                         Some(p) => peer_ok(p).err(),
@@ -614,7 +649,9 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                         dut: find(&r.dut).unwrap_or_default(),
                         peer: r.peer.as_ref().and_then(find),
                         peer_missing,
-                        io: (r.dut != io_job).then(|| find(&io_job)).flatten(),
+                        io: (norm(&r.dut) != norm(&io_job))
+                            .then(|| find(&io_job))
+                            .flatten(),
                     });
                 }
             }
