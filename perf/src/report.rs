@@ -247,6 +247,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn table_and_series() {
+        use crate::args::{Args, Input};
+        use crate::pcap::Tag;
+        use crate::tools::{Measurement, Setup};
+        let m = |pps: f64| {
+            Ok(Measurement {
+                pps,
+                rx: 100,
+                tx: 100,
+                tsc_hz: Some(1e9),
+                forwarded: Ok(()),
+                ..Measurement::default()
+            })
+        };
+        let row = crate::scenario::rows(&Args::default(), "io", false).remove(0);
+        let r = |frame: u16, workers: usize| RowResult {
+            row: row.clone(),
+            setup: Setup {
+                input: Input::Null,
+                frame,
+                workers,
+                port_tags: [Tag::None; 2],
+            },
+            dut: vec![m(20e6), m(10e6)],
+            peer: Some(vec![m(10e6), m(10e6)]),
+            peer_missing: None,
+            io: None,
+        };
+        let t = table(&[r(64, 1)]);
+        assert!(
+            t.contains(
+                "| io | net_null pair | 64 | 1 | vfex io | 15.00 (10.00..20.00) | 10.08 | 66.7 |"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("| testpmd io | 10.00 (10.00..10.00) | 100.0 (TSC) | 1.500 | yes | 0 |"),
+            "{t}"
+        );
+        let s = series_by(&[r(64, 1), r(1518, 1)], false);
+        assert_eq!(s.len(), 2, "vfex and its peer");
+        assert_eq!(s[0].1, vec![(64.0, 15.0), (1518.0, 15.0)]);
+        assert!(
+            series_by(&[r(64, 1), r(1518, 1)], true).is_empty(),
+            "one worker count: no plot"
+        );
+    }
+
+    #[test]
     fn writes_an_svg() {
         let p = std::env::temp_dir().join(format!("vfex-perf-plot-{}.svg", std::process::id()));
         let s = vec![(
