@@ -142,24 +142,26 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             p.tx_queues()
         );
     }
-    println!(
-        "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
-        opts.forward_mode,
-        nworkers,
-        lcores
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        streams,
-        opts.topology,
-        if plan.hugepages {
-            "hugepages"
-        } else {
-            "no hugepages"
-        },
-        dpdk::tsc_hz()
-    );
+    if !generating {
+        println!(
+            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
+            opts.forward_mode,
+            nworkers,
+            lcores
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            streams,
+            opts.topology,
+            if plan.hugepages {
+                "hugepages"
+            } else {
+                "no hugepages"
+            },
+            dpdk::tsc_hz()
+        );
+    }
     if let Some(rate) = opts.gen_rate {
         let r = crate::generator::run(
             &pool,
