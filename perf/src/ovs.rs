@@ -241,7 +241,7 @@ pub fn parse_pmd_stats(s: &str) -> (u64, Option<f64>) {
     (pkts, (n > 0).then(|| cyc / f64::from(n)))
 }
 
-fn devargs(env: &Env, setup: &Setup) -> Result<Vec<String>> {
+fn devargs(env: &Env, setup: &Setup, sock: &Path) -> Result<Vec<String>> {
     let size = setup.frame - pcap::FCS_LEN;
     (0..2)
         .map(|i| {
@@ -251,7 +251,11 @@ fn devargs(env: &Env, setup: &Setup) -> Result<Vec<String>> {
                     let f = env.pcap(setup.frame, setup.port_tags[i])?;
                     format!("net_pcap{i},rx_pcap={},infinite_rx=1", f.display())
                 }
-                i => bail!("OVS runs on null or pcap input, not {}", i.name()),
+                Input::Memif => format!(
+                    "net_memif{i},role=server,id={i},socket={},socket-abstract=no",
+                    sock.display()
+                ),
+                i => bail!("OVS runs on null, pcap or memif input, not {}", i.name()),
             })
         })
         .collect()
@@ -330,7 +334,8 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         bail!("ovsdb-server did not start");
     }
     ovs.vsctl(&["--no-wait", "init"])?;
-    let devs = devargs(env, setup)?;
+    let sock = dir.join("memif.sock");
+    let devs = devargs(env, setup, &sock)?;
     let mut extra = format!("--file-prefix={name} --no-pci");
     for d in &devs {
         extra.push_str(&format!(" --vdev {d}"));
@@ -425,6 +430,12 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
     for f in flows(ops) {
         ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "add-flow", "br0", &f])?;
     }
+    // On a memif loop, the partner connects now and sends the first burst.
+    let partner = if setup.input == Input::Memif {
+        Some(crate::tools::memif_partner(env, setup, &sock, 2)?)
+    } else {
+        None
+    };
     std::thread::sleep(Duration::from_secs_f64(a.warmup.max(0.5)));
     ovs.appctl(&["dpif-netdev/pmd-stats-clear"])?;
     // Counted over the measured window only: packets that came before the
@@ -445,6 +456,10 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
     }
     let dump = ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"])?;
     let (rx, tx) = (rx1 - rx0, tx1.saturating_sub(tx0));
+    if let Some((p, pre)) = partner {
+        p.interrupt();
+        sys::remove_runtime_dir(&pre);
+    }
     drop(ovs);
     let cps = if env.perf {
         sys::cycles_per_sec(&csv)

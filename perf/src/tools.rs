@@ -324,8 +324,11 @@ pub fn parse_testpmd_summary(out: &str) -> (u64, u64, u64, u64) {
 }
 
 /// The memif loop partner: a vfex io instance (client) that sends the first
-/// burst once connected and forwards everything back.
-fn memif_partner(env: &Env, setup: &Setup, sock: &Path) -> Result<(Proc, String)> {
+/// burst once connected and sends every frame back out of the port it came
+/// in on (`--port-topology loop`), so that, as on a net_ring loop, frames
+/// alternate between the tool's two ports. `rxq` rx queues per port (the
+/// server's tx queues: OVS transmits on queue 1).
+pub fn memif_partner(env: &Env, setup: &Setup, sock: &Path, rxq: usize) -> Result<(Proc, String)> {
     let prefix = env.unique("partner");
     let p = setup.workers + 1;
     let lc: Vec<String> = if sys::cpus() > p {
@@ -347,7 +350,10 @@ fn memif_partner(env: &Env, setup: &Setup, sock: &Path) -> Result<(Proc, String)
             "--stats-period",
             "0",
             "--tx-first",
+            "--port-topology",
+            "loop",
         ])
+        .args(["--rxq", &rxq.to_string()])
         .args(["--txpkts", &(setup.frame - pcap::FCS_LEN).to_string()]);
     Ok((Proc::spawn(cmd, "the memif partner (vfex)")?, prefix))
 }
@@ -405,7 +411,7 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
     let dut = Proc::spawn(cmd, "vfex")?;
     let partner = if memif {
         wait_socket(&sock);
-        Some(memif_partner(env, setup, &sock)?)
+        Some(memif_partner(env, setup, &sock, setup.rxq())?)
     } else {
         None
     };
@@ -507,7 +513,7 @@ pub fn run_testpmd(env: &Env, setup: &Setup, mode: &str) -> Result<Measurement> 
         .with_context(|| "dpdk-testpmd (package dpdk; scripts/setup.sh installs it)")?;
     let partner = if memif {
         wait_socket(&sock);
-        Some(memif_partner(env, setup, &sock)?)
+        Some(memif_partner(env, setup, &sock, setup.rxq())?)
     } else {
         None
     };
