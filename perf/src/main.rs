@@ -67,7 +67,7 @@ fn main() -> Result<()> {
         );
         perf = false;
     }
-    let roles = scenario::vfex_has_roles(&a.vfex);
+    let roles = scenario::role_support(&a.vfex);
     let stamp = sys::utc_stamp();
     let dir = a.out.join(&stamp);
     let cpus = sys::cpus();
@@ -83,7 +83,7 @@ fn main() -> Result<()> {
     for s in &a.scenarios {
         match s.as_str() {
             "rfc2544" | "latency" => {}
-            _ => rows.extend(scenario::rows(&a, s, roles)),
+            _ => rows.extend(scenario::rows(&a, s, &roles)),
         }
     }
     // Peers not asked for: the row keeps vfex alone (once).

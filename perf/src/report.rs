@@ -261,7 +261,7 @@ mod tests {
                 ..Measurement::default()
             })
         };
-        let row = crate::scenario::rows(&Args::default(), "io", false).remove(0);
+        let row = crate::scenario::rows(&Args::default(), "io", &Ok(())).remove(0);
         let r = |frame: u16, workers: usize| RowResult {
             row: row.clone(),
             setup: Setup {

@@ -130,17 +130,30 @@ fn ovs_job(ops: [OvsOp; 2], tags: [Tag; 2]) -> Job {
     }
 }
 
-/// Whether this vfex takes `--role` (the roles are on their way).
-pub fn vfex_has_roles(vfex: &str) -> bool {
-    std::process::Command::new(vfex)
+/// Whether the role rows can run with this vfex, or why not: the harness
+/// passes `--role NAME --veths N [--macs M]`; a vfex that takes its roles
+/// from a configuration file (`--config`) needs the harness to write one.
+pub fn role_support(vfex: &str) -> Result<(), String> {
+    let help = std::process::Command::new(vfex)
         .arg("--help")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("--role"))
-        .unwrap_or(false)
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    role_support_from_help(&help)
+}
+
+fn role_support_from_help(help: &str) -> Result<(), String> {
+    if help.contains("--role") && help.contains("--veths") {
+        Ok(())
+    } else if help.contains("--config") {
+        Err("vfex takes its roles from a configuration file (--config), which vfex-perf does not write yet".into())
+    } else {
+        Err("this vfex has no --role (the roles are not merged yet)".into())
+    }
 }
 
 /// The rows of `scenario`.
-pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
+pub fn rows(a: &Args, scenario: &str, roles: &Result<(), String>) -> Vec<Row> {
     let row = |dut: Job, peer: Option<Job>, inputs: Vec<Input>, target: Option<&str>| Row {
         scenario: scenario.into(),
         dut,
@@ -292,10 +305,8 @@ pub fn rows(a: &Args, scenario: &str, roles: bool) -> Vec<Row> {
                 vec![Input::Pcap, Input::Null],
                 Some(target),
             );
-            if !roles {
-                r.unavailable = Some(format!(
-                    "not yet available: this vfex has no --role (the {scenario} role is not merged yet)"
-                ));
+            if let Err(why) = roles {
+                r.unavailable = Some(format!("not yet available: {why}"));
             }
             v.push(r);
         }
@@ -707,7 +718,11 @@ mod tests {
     #[test]
     fn roles_are_marked_until_vfex_has_them() {
         let a = Args::default();
-        let r = rows(&a, "port-extender", false);
+        let r = rows(
+            &a,
+            "port-extender",
+            &Err("this vfex has no --role (x)".into()),
+        );
         assert_eq!(r.len(), 1);
         assert!(
             r[0].unavailable
@@ -715,7 +730,7 @@ mod tests {
                 .unwrap()
                 .contains("not yet available")
         );
-        assert!(rows(&a, "port-extender", true)[0].unavailable.is_none());
+        assert!(rows(&a, "port-extender", &Ok(()))[0].unavailable.is_none());
         assert_eq!(
             r[0].dut.tool.label(),
             "vfex --role port-extender --veths 64"
@@ -737,7 +752,7 @@ mod tests {
             })
         };
         let r = RowResult {
-            row: rows(&Args::default(), "io", false).remove(0),
+            row: rows(&Args::default(), "io", &Ok(())).remove(0),
             setup: Setup {
                 input: Input::Null,
                 frame: 64,
