@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p vfex -p vfex-perf
-exec target/release/vfex-perf io "$@"
+exec target/release/vfex-perf io --peers testpmd "$@"

@@ -12,6 +12,8 @@ PKGS=(
   dpdk dpdk-dev libdpdk-dev libpcap-dev           # DPDK 22.11, testpmd, net_pcap
   libsystemd-dev                                  # static linking (--features static)
   tshark                                          # the wire oracle in tests
+  openvswitch-switch-dpdk                         # vfex-perf's Open vSwitch (DPDK datapath) peer
+  linux-perf                                      # vfex-perf: CPU cycles per packet (optional)
   iproute2 python3                                # namespaces, dpdk-telemetry.py
 )
 PAGES=${VFEX_HUGEPAGES:-1024}
@@ -45,6 +47,13 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   say "cargo not found: install a Rust toolchain (1.85 or newer) first"
   exit 1
+fi
+
+# Open vSwitch: the DPDK build of ovs-vswitchd (vfex-perf starts it itself
+# with its own directories; it also finds it without the alternative).
+if [ $root -eq 1 ] && [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
+  $SUDO update-alternatives --set ovs-vswitchd /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk >/dev/null 2>&1 \
+    || say "could not select ovs-vswitchd-dpdk with update-alternatives"
 fi
 
 # Hugepages: optional (vfex and its tests fall back to --no-huge).

@@ -3,6 +3,7 @@
 //! Exit status: 0 ok, 1 runtime error, 2 usage error.
 
 mod demo;
+mod generator;
 mod options;
 mod role;
 mod run;

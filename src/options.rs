@@ -44,6 +44,12 @@ pub struct Options {
     pub stop_after_idle: Option<Duration>,
     /// Tx queues per port (`None`: one per forwarding core).
     pub txq: Option<u16>,
+    /// Length of the `--tx-first` frames in bytes, without the 4-byte FCS.
+    pub txpkts: u16,
+    /// Generator mode: frames per second sent on port 0 (see `generator.rs`).
+    pub gen_rate: Option<f64>,
+    /// Generator mode: latencies of the first seconds are not recorded.
+    pub gen_warmup: Duration,
     /// Print help and exit.
     pub help: bool,
     /// Print the version and exit.
@@ -71,6 +77,9 @@ impl Default for Options {
             cmdline_file: None,
             stop_after_idle: None,
             txq: None,
+            txpkts: 60,
+            gen_rate: None,
+            gen_warmup: Duration::from_secs(1),
             help: false,
             version: false,
         }
@@ -310,6 +319,43 @@ pub const OPTIONS: &[OptDef] = &[
         help: "send one burst of 32 frames on every port before forwarding (starts traffic on ring loops)",
         apply: |o, _| {
             o.tx_first = true;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "txpkts",
+        short: None,
+        value: Some("BYTES"),
+        help: "length of the --tx-first frames without FCS (Ethernet + IPv4 + UDP, 60 to 1514) [60]",
+        apply: |o, v| {
+            o.txpkts = num(val(v), 60u16, 1514)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "gen-rate",
+        short: None,
+        value: Some("PPS"),
+        help: "generator mode (for vfex-perf): send --txpkts frames stamped with the TSC on port 0\n\
+            at PPS frames/s, receive them on port 1, print loss and a latency histogram",
+        apply: |o, v| {
+            let r: f64 = val(v)
+                .parse()
+                .map_err(|_| format!("{:?} is not a rate", val(v)))?;
+            if !r.is_finite() || !(1.0..=1e10).contains(&r) {
+                return Err("out of range (1 to 1e10 frames/s)".into());
+            }
+            o.gen_rate = Some(r);
+            Ok(())
+        },
+    },
+    OptDef {
+        long: "gen-warmup",
+        short: None,
+        value: Some("SECONDS"),
+        help: "generator mode: do not count the first SECONDS [1]",
+        apply: |o, v| {
+            o.gen_warmup = secs(val(v), true)?.unwrap_or_default();
             Ok(())
         },
     },
@@ -559,6 +605,18 @@ mod tests {
 
     #[test]
     fn flags() {
+        assert_eq!(p(&["--txpkts", "1514"]).unwrap().txpkts, 1514);
+        assert_eq!(p(&["--gen-rate", "1e6"]).unwrap().gen_rate, Some(1e6));
+        assert!(
+            p(&["--gen-rate", "0"])
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(
+            p(&["--gen-warmup", "0.5"]).unwrap().gen_warmup,
+            Duration::from_millis(500)
+        );
+        assert!(p(&["--txpkts", "59"]).unwrap_err().contains("out of range"));
         let o = p(&["--tx-first", "-h", "--version"]).unwrap();
         assert!(o.tx_first && o.help && o.version);
         assert!(p(&["-V"]).unwrap().version);

@@ -104,21 +104,26 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         ids.len()
     };
     let workers_avail = eal.worker_lcores();
-    if workers_avail.is_empty() {
+    let generating = opts.gen_rate.is_some();
+    if workers_avail.is_empty() && !generating {
         return Err(RunError::Usage(anyhow!(
             "no worker lcore: give EAL at least two lcores, e.g. -l 0,1 (the first is the main lcore)"
         )));
     }
     let streams = nports * usize::from(opts.rxq);
-    let want = opts.nb_cores.unwrap_or(workers_avail.len());
-    if want > workers_avail.len() {
+    let want = if generating {
+        1
+    } else {
+        opts.nb_cores.unwrap_or(workers_avail.len())
+    };
+    if want > workers_avail.len() && !generating {
         return Err(RunError::Usage(anyhow!(
             "--nb-cores {want}: only {} worker lcores are enabled (EAL -l)",
             workers_avail.len()
         )));
     }
     let nworkers = want.min(streams);
-    let lcores = &workers_avail[..nworkers];
+    let lcores = &workers_avail[..nworkers.min(workers_avail.len())];
     let nb_mbufs = opts.total_num_mbufs.unwrap_or_else(|| {
         let (np, nw) = (nports as u32, nworkers as u32);
         let per_port = u32::from(opts.rxq) * u32::from(opts.rxd) + nw * u32::from(opts.txd);
@@ -172,26 +177,42 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             p.tx_queues()
         );
     }
-    println!(
-        "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
-        opts.forward_mode,
-        nworkers,
-        lcores
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        streams,
-        opts.topology,
-        if plan.hugepages {
-            "hugepages"
-        } else {
-            "no hugepages"
-        },
-        dpdk::tsc_hz()
-    );
+    if !generating {
+        println!(
+            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
+            opts.forward_mode,
+            nworkers,
+            lcores
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            streams,
+            opts.topology,
+            if plan.hugepages {
+                "hugepages"
+            } else {
+                "no hugepages"
+            },
+            dpdk::tsc_hz()
+        );
+    }
+    if let Some(rate) = opts.gen_rate {
+        let r = crate::generator::run(
+            &pool,
+            &ports,
+            opts,
+            rate,
+            &tx_first_frame(usize::from(opts.txpkts)),
+            stop,
+        );
+        for p in ports.iter_mut() {
+            p.stop().ok();
+        }
+        return r;
+    }
     if opts.tx_first {
-        tx_first(&pool, &ports)?;
+        tx_first(&pool, &ports, opts.txpkts)?;
     }
     let counters: Arc<Vec<WorkerCounters>> = Arc::new(
         (0..nworkers)
@@ -236,12 +257,54 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     Ok(())
 }
 
-/// Sends one burst of 64-byte frames on queue 0 of every port.
-fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>]) -> Result<(), RunError> {
-    let mut frame = [0u8; 60];
-    frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+/// One `--tx-first` frame of `len` bytes (without FCS): Ethernet, IPv4 and
+/// UDP headers with correct lengths and IPv4 checksum, zero payload.
+fn tx_first_frame(len: usize) -> Vec<u8> {
+    let mut f = vec![0u8; len.max(60)];
+    f[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = (f.len() - 14) as u16;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[198, 18, 0, 1]);
+    ip[16..20].copy_from_slice(&[198, 19, 0, 1]);
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let udp = &mut f[34..42];
+    udp[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&1024u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    f
+}
+
+/// Sends one burst of `len`-byte frames (`--txpkts`) on queue 0 of every port.
+fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunError> {
+    let frame = tx_first_frame(usize::from(len));
+    // Links of some devices (net_memif) come up only once the peer process
+    // has connected: wait for them a while, as testpmd does.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !ports.iter().all(|p| p.link().is_ok_and(|l| l.up)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Poll every rx queue once before sending: a net_memif client hands its
+    // receive buffers to the server only when it polls, and the server drops
+    // what it cannot send (the workers start only after this burst).
+    for p in ports {
+        for q in 0..p.rx_queues() {
+            let mut b: Burst<MAX_PKT_BURST> = Burst::new();
+            p.rx_queue(QueueId(q))?.rx_burst(&mut b);
+        }
+    }
     for p in ports {
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
         if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {

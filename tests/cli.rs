@@ -194,6 +194,83 @@ fn macswap_mode_swaps_addresses_on_the_wire() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `--gen-rate` (vfex-perf's generator) over a net_memif wire inside one
+/// process (port 0 is the server end, port 1 the client end): every frame
+/// sent in the measured window comes back, with a latency histogram.
+#[test]
+fn generator_counts_and_times_every_frame() {
+    let dir = tempdir("gen");
+    let sock = dir.join("wire.sock");
+    let mut args = eal("gen");
+    args[1] = "0".into();
+    for (i, role) in ["server", "client"].iter().enumerate() {
+        args.push("--vdev".into());
+        args.push(format!(
+            "net_memif{i},role={role},id=0,socket={},socket-abstract=no",
+            sock.display()
+        ));
+    }
+    args.extend(
+        [
+            "--",
+            "--gen-rate",
+            "20000",
+            "--duration",
+            "1.5",
+            "--gen-warmup",
+            "0.5",
+            "--txpkts",
+            "124",
+        ]
+        .map(String::from),
+    );
+    let o = run(&args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("gen: "))
+        .unwrap_or_else(|| panic!("no summary: {out}\n{err}"));
+    let field = |k: &str| -> u64 {
+        let mut w = line.split_whitespace();
+        w.find(|t| *t == k)
+            .and_then(|_| w.next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {line}"))
+    };
+    let measured = field("measured-attempted");
+    assert!(measured >= 15_000, "{line}");
+    assert_eq!(field("measured-received"), measured, "{line}");
+    assert_eq!(field("lost"), 0, "{line}");
+    let hist: u64 = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("gen-hist "))
+        .filter_map(|r| r.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(hist, measured, "one latency per measured frame");
+    // A generator needs two ports.
+    let mut one = eal("gen1");
+    one[1] = "0".into();
+    one.extend(
+        [
+            "--vdev",
+            "net_null0",
+            "--",
+            "--gen-rate",
+            "1000",
+            "--duration",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let o = run(&one);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("needs two ports"), "{:?}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_cleaned_up("gen");
+    assert_cleaned_up("gen1");
+}
+
 #[test]
 fn embedded_io_mode_forwards_prints_stats_and_cleans_up() {
     let mut a: Vec<String> = ["--file-prefix", &prefix("default")]
@@ -763,7 +840,7 @@ fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
         for (name, sent, received, expected, own) in &ends {
             assert!(*sent > 1000, "{name} sent {sent}: {out}");
             assert!(
-                *received <= expected + 64,
+                *received <= expected + 64 + expected / 20,
                 "{name}: {received} of {expected}: {out}"
             );
             missing += expected.saturating_sub(*received);
