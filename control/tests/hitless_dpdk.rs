@@ -7,7 +7,6 @@
 //! to their baseline.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -154,8 +153,10 @@ fn thousand_rule_changes_under_traffic_lose_nothing_on_an_untouched_veth() {
                 let h = s.spawn(move || {
                     let t0 = Instant::now();
                     for i in 0..UPDATES {
-                        let mut rules = vfex_control::model::RuleSet::default();
-                        rules.pcp = Some((i % 7) as u8 + 1);
+                        let rules = vfex_control::model::RuleSet {
+                            pcp: Some((i % 7) as u8 + 1),
+                            ..Default::default()
+                        };
                         match ctl.call(Command::VethSet {
                             name: "vm2".into(),
                             profile: None,
