@@ -44,6 +44,11 @@ static TAG_TPIDS: [u8; 16] = [
     0x89, 0x26, 0x89, 0x3f, 0x88, 0xa8, 0x91, 0x00, 0x92, 0x00, 0x89, 0x26, 0x89, 0x26, 0x89, 0x26,
 ];
 
+/// The three S-tag TPIDs (wire order; 0x88A8 repeated to fill the vector).
+static STAG_TPIDS: [u8; 16] = [
+    0x88, 0xa8, 0x91, 0x00, 0x92, 0x00, 0x88, 0xa8, 0x88, 0xa8, 0x88, 0xa8, 0x88, 0xa8, 0x88, 0xa8,
+];
+
 /// `pshufb` control that repeats bytes `at`, `at + 1` in every 16-bit lane.
 const fn broadcast16(at: usize) -> [u8; 16] {
     let mut c = [0u8; 16];
@@ -74,18 +79,29 @@ unsafe fn load_const(t: &[u8; 16]) -> __m128i {
     unsafe { _mm_loadu_si128(t.as_ptr().cast::<__m128i>()) }
 }
 
-/// Whether the 16-bit big-endian value at bytes `at..at + 2` of `v` is one
-/// of the five tag TPIDs.
+/// Whether the 16-bit big-endian value at the bytes of `v` that `ctl`
+/// broadcasts is one of the five tag TPIDs.
 ///
 /// # Safety
 /// The CPU must support SSE4.1 (implies SSSE3 for `pshufb`).
 #[inline(always)]
 unsafe fn is_tag_tpid(v: __m128i, ctl: &[u8; 16]) -> bool {
+    // SAFETY: SSE4.1 is the caller's contract.
+    unsafe { is_tag_tpid_in(v, ctl, &TAG_TPIDS) }
+}
+
+/// Whether the 16-bit value at the bytes of `v` that `ctl` broadcasts is
+/// one of the TPIDs in `set`.
+///
+/// # Safety
+/// The CPU must support SSE4.1.
+#[inline(always)]
+unsafe fn is_tag_tpid_in(v: __m128i, ctl: &[u8; 16], set: &[u8; 16]) -> bool {
     // SAFETY: SSE4.1 is the caller's contract; the loads are of 16-byte
     // tables.
     unsafe {
         let et = _mm_shuffle_epi8(v, load_const(ctl));
-        _mm_movemask_epi8(_mm_cmpeq_epi16(et, load_const(&TAG_TPIDS))) != 0
+        _mm_movemask_epi8(_mm_cmpeq_epi16(et, load_const(set))) != 0
     }
 }
 
@@ -181,12 +197,11 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
             let bad = _mm_or_si128(bad, _mm_cmpeq_epi16(et, load_const(&TAG_TPIDS)));
             (w, _mm_testz_si128(bad, bad) != 0)
         };
-        // S-tag: three TPIDs, checked apart (FAST_MASK leaves them out).
-        let tpid_ok = K::FAST_MASK[0] != 0 || {
-            // SAFETY: as above, 2 readable bytes at h.data + 12.
-            let tp = unsafe { core::ptr::read_unaligned(h.data.add(MAC_LEN).cast::<u16>()) };
-            K::tpid_ok(u16::from_be(tp))
-        };
+        // S-tag: three TPIDs, checked apart (FAST_MASK leaves them out):
+        // the TPID broadcast and compared with the three at once.
+        // SAFETY: SSE4.1 is the caller's contract; 16-byte constant loads.
+        let tpid_ok = K::FAST_MASK[0] != 0
+            || unsafe { is_tag_tpid_in(w, &const { broadcast16(0) }, &STAG_TPIDS) };
         if ok && tpid_ok {
             // Every scalar check passes: the whole tag and inner EtherType
             // in the first segment, TPID, ver / ext, inner EtherType, no pad.
