@@ -365,17 +365,39 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
             },
         );
         // Let the workers deliver what is in flight: drain the ends until
-        // nothing has arrived for 50 ms (at most 2 s), then stop them.
+        // every frame addressed to them arrived or was counted as a drop
+        // (floods before learning make more arrive, never fewer), or
+        // nothing moved for 500 ms (at most 5 s), then stop them.
+        let lost = || -> u64 {
+            ext_counters
+                .iter()
+                .chain(br_counters.iter())
+                .map(|c| {
+                    (0..c.ports()).map(|p| c.port(p).tx_full.get()).sum::<u64>()
+                        + DropReason::ALL
+                            .iter()
+                            .map(|r| c.drop(*r).get())
+                            .sum::<u64>()
+                })
+                .sum()
+        };
         let t0 = Instant::now();
         let mut last = (Instant::now(), u64::MAX);
-        while t0.elapsed() < Duration::from_secs(2) {
+        while t0.elapsed() < Duration::from_secs(5) {
             for e in ends_gen.iter_mut() {
                 drain(e);
             }
             let got: u64 = ends_gen.iter().map(|e| e.received).sum();
+            let missing: u64 = ends_gen
+                .iter()
+                .map(|e| e.expected.saturating_sub(e.received))
+                .sum();
+            if missing <= lost() {
+                break;
+            }
             if got != last.1 {
                 last = (Instant::now(), got);
-            } else if last.0.elapsed() >= Duration::from_millis(50) {
+            } else if last.0.elapsed() >= Duration::from_millis(500) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
