@@ -17,6 +17,7 @@ pub mod latency;
 pub mod ovs;
 pub mod pcap;
 pub mod report;
+pub mod roles;
 pub mod scenario;
 pub mod stats;
 pub mod sys;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// vfex's stats period in seconds.
-const VFEX_PERIOD: f64 = 0.5;
+pub const VFEX_PERIOD: f64 = 0.5;
 /// testpmd's stats period (whole seconds only).
 const TESTPMD_PERIOD: f64 = 1.0;
 
