@@ -697,6 +697,38 @@ mod tests {
             tools::verify(rx, tx, &drops)
                 .unwrap_or_else(|e| panic!("{}: {e}\n{text}", j.kind.name()));
         }
+        // The rules are really there: a spoofed source MAC on vm0 and, on
+        // vm1, UDP to port 5002 (the 16th rule, deny) are dropped as such.
+        let j = job(RoleKind::Extender, 2, 0);
+        let files = write(&dir, &j, 64, 1).unwrap();
+        let spoofed: Vec<Vec<u8>> = (0..4)
+            .map(|f| frame(64, vm_mac(1), out_mac(0), FrameTag::None, f))
+            .collect();
+        pcap::write_pcap(&files.pcaps[1].0, &spoofed).unwrap();
+        let denied: Vec<Vec<u8>> = (0..4)
+            .map(|f| {
+                let mut x = frame(64, vm_mac(1), out_mac(0), FrameTag::None, f);
+                // UDP destination port: 14 (Ethernet) + 20 (IPv4) + 2.
+                x[36..38].copy_from_slice(&5002u16.to_be_bytes());
+                x
+            })
+            .collect();
+        pcap::write_pcap(&files.pcaps[2].0, &denied).unwrap();
+        let prefix = format!("vfexperftest{}-rules", std::process::id());
+        let out = std::process::Command::new(&vfex)
+            .args(["-l", "0,1", "--no-pci", "--no-huge", "-m", "1024"])
+            .args(["--file-prefix", &prefix, "--", "--config"])
+            .arg(&files.config)
+            .args(["--duration", "1", "--stats-period", "0"])
+            .args(["--total-num-mbufs", &mbufs(&j, &files, &setup).to_string()])
+            .output()
+            .unwrap();
+        sys::remove_runtime_dir(&prefix);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (rx, _, drops, _) = tools::parse_vfex_summary(&text);
+        let n = |r: &str| drops.iter().find(|d| d.0 == r).map_or(0, |d| d.1);
+        assert!(n("mac_spoof") > 0 && n("acl_deny") > 0, "{text}");
+        assert!(n("mac_spoof") + n("acl_deny") < rx, "{text}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
