@@ -430,7 +430,7 @@ const OPTS: &[Opt] = &[
     Opt {
         long: "veths",
         value: Some("N"),
-        help: "roles: vEths [port-extender, vepa-station 4 (one pcap port each, at most 64); controlling-bridge 1024]",
+        help: "roles: vEths [port-extender, vepa-station 4 (one net_pcap port each, at most 31); controlling-bridge 1024]",
         apply: |a, v| {
             a.veths = Some(v.parse().context("--veths")?);
             Ok(())

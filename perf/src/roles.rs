@@ -39,6 +39,9 @@ use std::time::Duration;
 
 /// The outside MACs behind the controlling bridge's ordinary port.
 pub const CORE_MACS: u32 = 256;
+/// VM ports at most: with the uplink, DPDK's `RTE_MAX_ETHPORTS` (32 in
+/// Debian's build).
+pub const MAX_VM_PORTS: u32 = 31;
 /// Flows (UDP source ports) in each VM port's file.
 const VM_FLOWS: u16 = 64;
 /// Frames per vEth in the uplink's file.
@@ -98,9 +101,9 @@ impl RoleJob {
     /// Checks the sizes this generator supports.
     pub fn check(&self) -> Result<()> {
         match self.kind {
-            RoleKind::Extender | RoleKind::Station if !(1..=64).contains(&self.veths) => {
+            RoleKind::Extender | RoleKind::Station if !(1..=MAX_VM_PORTS).contains(&self.veths) => {
                 bail!(
-                    "{}: --veths {} (one net_pcap port each): 1 to 64",
+                    "{}: --veths {} (one net_pcap port each, plus the uplink, within DPDK's RTE_MAX_ETHPORTS of 32): 1 to {MAX_VM_PORTS}",
                     self.kind.name(),
                     self.veths
                 )
@@ -633,7 +636,8 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        assert!(job(RoleKind::Extender, 65, 0).check().is_err());
+        assert!(job(RoleKind::Extender, 32, 0).check().is_err());
+        assert!(job(RoleKind::Extender, 31, 0).check().is_ok());
         assert!(job(RoleKind::Bridge, 1, 10).check().is_err());
         assert!(job(RoleKind::Bridge, 1024, 100).check().is_err());
         assert!(job(RoleKind::Bridge, 1024, 65536).check().is_ok());

@@ -273,7 +273,7 @@ pub fn rows(a: &Args, scenario: &str, role_ok: &Result<(), String>) -> Vec<Row> 
             };
             let target = match kind {
                 roles::RoleKind::Extender => {
-                    ">= 3x OVS push/pop_vlan per core (issue: 64 vEths; here --veths VM ports)"
+                    ">= 3x OVS push/pop_vlan per core (issue: 64 vEths; here --veths VM ports, at most 31)"
                 }
                 roles::RoleKind::Station => "-",
                 roles::RoleKind::Bridge => ">= 2x OVS NORMAL per core (64K MACs over 1K vEths)",
@@ -732,7 +732,7 @@ mod tests {
             "vfex controlling-bridge vntag, 65536 MACs over 1024 vEths (hairpin)"
         );
         let too_many = Args {
-            veths: Some(65),
+            veths: Some(32),
             ..Args::default()
         };
         assert!(
@@ -740,7 +740,7 @@ mod tests {
                 .unavailable
                 .as_deref()
                 .unwrap()
-                .contains("1 to 64")
+                .contains("1 to 31")
         );
         assert!(role_support_from_help("... --config FILE ...").is_ok());
         assert!(role_support_from_help("--forward-mode").is_err());
