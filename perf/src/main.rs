@@ -151,7 +151,8 @@ fn main() -> Result<()> {
         eprintln!("  {l}");
         std::io::stderr().flush().ok();
     });
-    // Rows that could not run at all (roles not yet in vfex) are listed too.
+    // Rows that could not run at all (a vfex without --config, too many
+    // vEths) are listed too.
     let mut all = results;
     for r in rows.iter().filter(|r| r.unavailable.is_some()) {
         all.push(scenario::RowResult {

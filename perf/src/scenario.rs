@@ -18,7 +18,7 @@ pub enum Tool {
     Vfex {
         /// Forward mode.
         mode: String,
-        /// Extra vfex options (`--role ...`).
+        /// Extra vfex options.
         extra: Vec<String>,
     },
     /// `dpdk-testpmd --forward-mode=MODE`.
