@@ -28,8 +28,10 @@ use crate::options::Options;
 use crate::run::RunError;
 use crate::shell::{self, PortSel, PortShow, ShellCmd};
 
-/// Learned MACs the bridge holds, and how long an idle one stays.
-const LEARN_CAPACITY: usize = 65536;
+/// Learned MACs the bridge holds (64K at half load: the table is
+/// two-choice hashed, so it fills up before every slot is taken), and how
+/// long an idle one stays.
+const LEARN_CAPACITY: usize = 131072;
 const MAC_AGE_S: u32 = 300;
 /// Counter blocks per worker: vEths beyond share one overflow block.
 const VETH_BLOCKS: usize = 4096;
@@ -207,7 +209,7 @@ pub fn run(
             .with_context(|| format!("starting port {} ({})", c.name, p.name()))?;
     }
     println!(
-        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, memory: {}, kernels {}",
+        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, memory: {}, kernels {}, tsc-hz {}",
         compiled.role.name(),
         compiled.encap.name(),
         nworkers,
@@ -224,7 +226,8 @@ pub fn run(
         } else {
             "no hugepages"
         },
-        Kernels::detect().map(|k| k.isa().name()).unwrap_or("?")
+        Kernels::detect().map(|k| k.isa().name()).unwrap_or("?"),
+        dpdk::tsc_hz()
     );
     for (i, (p, c)) in ports.iter().zip(&compiled.ports).enumerate() {
         println!(

@@ -100,8 +100,8 @@ pub struct Args {
     pub perf_stat: bool,
     /// Offered loads for the latency scenario, in % of the zero-loss rate.
     pub loads: Vec<f64>,
-    /// vEths for the role scenarios.
-    pub veths: u32,
+    /// vEths for the role scenarios (`None`: the role's default).
+    pub veths: Option<u32>,
     /// Learned MACs for the controlling bridge.
     pub macs: u32,
     /// Zero-loss search: acceptable loss ratio.
@@ -132,7 +132,7 @@ impl Default for Args {
             json: None,
             perf_stat: true,
             loads: vec![10.0, 50.0, 90.0],
-            veths: 64,
+            veths: None,
             macs: 65536,
             loss: 0.0,
             resolution: 0.01,
@@ -165,12 +165,15 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ),
     (
         "port-extender",
-        "vfex --role port-extender with --veths vEths vs OVS push/pop_vlan",
+        "vfex port extender (VN-Tag; --config written by the harness), --veths VM ports with anti-spoof, 16-rule ACL, policer, vs OVS push/pop_vlan",
     ),
-    ("vepa-station", "vfex --role vepa-station vs OVS NORMAL"),
+    (
+        "vepa-station",
+        "vfex basic VEPA station, --veths VMs, vs OVS NORMAL",
+    ),
     (
         "controlling-bridge",
-        "vfex --role controlling-bridge, --macs MACs over --veths vEths, vs OVS NORMAL",
+        "vfex controlling bridge (VN-Tag), --macs MACs over --veths vEths on one extender link, hairpin, vs OVS NORMAL",
     ),
     (
         "rfc2544",
@@ -427,9 +430,9 @@ const OPTS: &[Opt] = &[
     Opt {
         long: "veths",
         value: Some("N"),
-        help: "roles: vEths [64]",
+        help: "roles: vEths [port-extender, vepa-station 4 (one net_pcap port each, at most 31); controlling-bridge 1024]",
         apply: |a, v| {
-            a.veths = v.parse().context("--veths")?;
+            a.veths = Some(v.parse().context("--veths")?);
             Ok(())
         },
     },

@@ -17,6 +17,7 @@ pub mod latency;
 pub mod ovs;
 pub mod pcap;
 pub mod report;
+pub mod roles;
 pub mod scenario;
 pub mod stats;
 pub mod sys;
@@ -150,7 +151,8 @@ fn main() -> Result<()> {
         eprintln!("  {l}");
         std::io::stderr().flush().ok();
     });
-    // Rows that could not run at all (roles not yet in vfex) are listed too.
+    // Rows that could not run at all (a vfex without --config, too many
+    // vEths) are listed too.
     let mut all = results;
     for r in rows.iter().filter(|r| r.unavailable.is_some()) {
         all.push(scenario::RowResult {

@@ -8,6 +8,7 @@
 
 use crate::args::Input;
 use crate::pcap;
+use crate::roles;
 use crate::sys::{self, Proc};
 use crate::tools::{Env, Measurement, Setup, verify};
 use anyhow::{Context, Result, bail};
@@ -218,6 +219,14 @@ pub fn flow_packets(dump: &str) -> u64 {
         .sum()
 }
 
+/// The datapath's flow count from `dpctl/show` (`  flows: N`), summed.
+pub fn parse_dp_flows(s: &str) -> usize {
+    s.lines()
+        .filter_map(|l| l.trim().strip_prefix("flows:"))
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+        .sum()
+}
+
 /// `avg processing cycles per packet` and `packets received` of
 /// `dpif-netdev/pmd-stats-show`, summed over the PMD threads.
 pub fn parse_pmd_stats(s: &str) -> (u64, Option<f64>) {
@@ -274,6 +283,54 @@ fn wait_file(p: &Path, secs: u64) -> bool {
 /// Runs OVS with `ops` on `setup`: starts it, waits `warmup`, measures for
 /// `duration`, stops it and removes everything it made.
 pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
+    run_plan(
+        env,
+        setup,
+        &|sock: &Path| Ok((devargs(env, setup, sock)?, flows(ops))),
+        512,
+        None,
+    )
+}
+
+/// Runs OVS as the peer of a role row: the role's ports (one net_pcap each,
+/// replaying OVS's version of the role's frames) and flows
+/// ([`roles::ovs_flows`]). pcap input only.
+pub fn run_role(env: &Env, setup: &Setup, job: &roles::RoleJob) -> Result<Measurement> {
+    if setup.input != Input::Pcap {
+        bail!("the role rows run on pcap input only");
+    }
+    let files = roles::write(&env.tmp, job, setup.frame, setup.rxq())?;
+    let devs: Vec<String> = files
+        .pcaps
+        .iter()
+        .enumerate()
+        .map(|(i, (_, f))| format!("net_pcap{i},rx_pcap={},infinite_rx=1", f.display()))
+        .collect();
+    let fl = roles::ovs_flows(job);
+    // net_pcap's infinite_rx holds every frame of its file in an mbuf of
+    // OVS's shared pool: room for the bridge's 64K-frame file.
+    let mem = if files.frames > 16384 { 2048 } else { 512 };
+    // NORMAL installs one datapath flow per (in_port, source, destination).
+    let settle = (job.kind == roles::RoleKind::Bridge).then_some(files.frames);
+    run_plan(
+        env,
+        setup,
+        &|_: &Path| Ok((devs.clone(), fl.clone())),
+        mem,
+        settle,
+    )
+}
+
+/// Devices and flows of one OVS run, given the memif socket path.
+type Plan<'a> = dyn Fn(&Path) -> Result<(Vec<String>, Vec<String>)> + 'a;
+
+fn run_plan(
+    env: &Env,
+    setup: &Setup,
+    plan: &Plan<'_>,
+    socket_mem: u32,
+    settle_flows: Option<usize>,
+) -> Result<Measurement> {
     let a = &env.args;
     let name = env.unique("ovs");
     let dir = env.tmp.join(&name);
@@ -335,7 +392,7 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
     }
     ovs.vsctl(&["--no-wait", "init"])?;
     let sock = dir.join("memif.sock");
-    let devs = devargs(env, setup, &sock)?;
+    let (devs, flow_list) = plan(&sock)?;
     let mut extra = format!("--file-prefix={name} --no-pci");
     for d in &devs {
         extra.push_str(&format!(" --vdev {d}"));
@@ -351,7 +408,7 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         "other_config:dpdk-init=true",
         &format!("other_config:dpdk-lcore-mask={lcore_mask}"),
         &format!("other_config:pmd-cpu-mask={pmd_mask}"),
-        "other_config:dpdk-socket-mem=512",
+        &format!("other_config:dpdk-socket-mem={socket_mem}"),
         &format!("other_config:dpdk-extra=\"{extra}\""),
     ])?;
     let csv = env.tmp.join(format!("{name}.csv"));
@@ -427,9 +484,19 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         ])?;
     }
     ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "del-flows", "br0"])?;
-    for f in flows(ops) {
-        ovs.ctl("ovs-ofctl", &["-O", "OpenFlow13", "add-flow", "br0", &f])?;
-    }
+    // One file, one ovs-ofctl (a role row has up to 16 flows per port).
+    let flow_file = dir.join("flows.txt");
+    std::fs::write(&flow_file, flow_list.join("\n") + "\n")?;
+    ovs.ctl(
+        "ovs-ofctl",
+        &[
+            "-O",
+            "OpenFlow13",
+            "add-flows",
+            "br0",
+            flow_file.to_str().unwrap_or_default(),
+        ],
+    )?;
     // On a memif loop, the partner connects now and sends the first burst.
     let partner = if setup.input == Input::Memif {
         Some(crate::tools::memif_partner(env, setup, &sock, 2)?)
@@ -437,6 +504,35 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         None
     };
     std::thread::sleep(Duration::from_secs_f64(a.warmup.max(0.5)));
+    // A learning bridge over many MACs first installs one datapath flow per
+    // (source, destination) pair, each through an upcall: measure the
+    // steady state, once (nearly) all of them are in (at most 60 s).
+    let mut settle_note = None;
+    if let Some(want) = settle_flows {
+        let t = std::time::Instant::now();
+        let (mut n, mut mark, mut mark_t) = (0, 0, std::time::Instant::now());
+        let mut why = "60 s passed";
+        while t.elapsed() < Duration::from_secs(60) && !sys::stopping() {
+            n = parse_dp_flows(&ovs.appctl(&["dpctl/show"]).unwrap_or_default());
+            if n as f64 >= 0.95 * want as f64 {
+                why = "95 % in";
+                break;
+            }
+            // No longer growing (its revalidators cap the flow count when
+            // their dumps are slow): that is OVS's steady state here.
+            if n as f64 > mark as f64 * 1.01 {
+                (mark, mark_t) = (n, std::time::Instant::now());
+            } else if mark_t.elapsed() >= Duration::from_secs(5) {
+                why = "no growth for 5 s";
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        settle_note = Some(format!(
+            "warm-up until the datapath flows settled ({why}): {n} flows for {want} frames, {:.1} s more",
+            t.elapsed().as_secs_f64()
+        ));
+    }
     ovs.appctl(&["dpif-netdev/pmd-stats-clear"])?;
     // Counted over the measured window only: packets that came before the
     // flows were in place were dropped by the table miss.
@@ -480,6 +576,7 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         own_cycles_per_packet: cyc,
         ..Measurement::default()
     };
+    m.notes.extend(settle_note);
     if m.forwarded.is_ok() && (matched as f64) < 0.9 * rx as f64 {
         m.forwarded = Err(format!(
             "the flows matched {matched} of {rx} packets received"
@@ -515,5 +612,7 @@ mod tests {
         assert_eq!(parse_pmd_stats(s), (1000, Some(123.5)));
         let ports = "OFPST_PORT reply (OF1.3) (xid=0x2): 3 ports\n  port LOCAL: rx pkts=0, bytes=0, drop=0, errs=0, frame=0, over=0, crc=0\n           tx pkts=0, bytes=0, drop=731749, errs=0, coll=0\n  port  1: rx pkts=61, bytes=368206080, drop=0, errs=0, frame=?, over=?, crc=?\n           tx pkts=53, bytes=341056640, drop=0, errs=0, coll=?\n  port  2: rx pkts=56, bytes=3, drop=0\n           tx pkts=54, bytes=3\n";
         assert_eq!(parse_dump_ports(ports), (117, 107));
+        let dp = "netdev@ovs-netdev:\n  lookups: hit:0 missed:5 lost:0\n  flows: 65530\n  port 0: ovs-netdev (tap)\n";
+        assert_eq!(parse_dp_flows(dp), 65530);
     }
 }

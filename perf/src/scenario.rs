@@ -6,6 +6,7 @@
 use crate::args::{Args, Input, PeerKind};
 use crate::ovs::{self, OvsOp};
 use crate::pcap::Tag;
+use crate::roles::{self, RoleJob};
 use crate::stats::{Spread, gbps, paired_ratio};
 use crate::tools::{self, Env, Measurement, Setup};
 use anyhow::Result;
@@ -17,13 +18,17 @@ pub enum Tool {
     Vfex {
         /// Forward mode.
         mode: String,
-        /// Extra vfex options (`--role ...`).
+        /// Extra vfex options.
         extra: Vec<String>,
     },
     /// `dpdk-testpmd --forward-mode=MODE`.
     Testpmd(String),
     /// Open vSwitch with these rules.
     Ovs([OvsOp; 2]),
+    /// vfex running a role from a generated configuration (`--config`).
+    VfexRole(RoleJob),
+    /// Open vSwitch doing the role's equivalent on the same frames.
+    OvsRole(RoleJob),
 }
 
 impl Tool {
@@ -34,6 +39,8 @@ impl Tool {
             Tool::Vfex { extra, .. } => format!("vfex {}", extra.join(" ")),
             Tool::Testpmd(m) => format!("testpmd {m}"),
             Tool::Ovs(ops) => format!("ovs {}", ovs::label(*ops)),
+            Tool::VfexRole(j) => j.vfex_label(),
+            Tool::OvsRole(j) => j.ovs_label(),
         }
     }
 }
@@ -131,8 +138,7 @@ fn ovs_job(ops: [OvsOp; 2], tags: [Tag; 2]) -> Job {
 }
 
 /// Whether the role rows can run with this vfex, or why not: the harness
-/// passes `--role NAME --veths N [--macs M]`; a vfex that takes its roles
-/// from a configuration file (`--config`) needs the harness to write one.
+/// writes a configuration file for `vfex -- --config FILE`.
 pub fn role_support(vfex: &str) -> Result<(), String> {
     let help = std::process::Command::new(vfex)
         .arg("--help")
@@ -143,17 +149,15 @@ pub fn role_support(vfex: &str) -> Result<(), String> {
 }
 
 fn role_support_from_help(help: &str) -> Result<(), String> {
-    if help.contains("--role") && help.contains("--veths") {
+    if help.contains("--config") {
         Ok(())
-    } else if help.contains("--config") {
-        Err("vfex takes its roles from a configuration file (--config), which vfex-perf does not write yet".into())
     } else {
-        Err("this vfex has no --role (the roles are not merged yet)".into())
+        Err("this vfex has no --config (the roles are not merged yet)".into())
     }
 }
 
 /// The rows of `scenario`.
-pub fn rows(a: &Args, scenario: &str, roles: &Result<(), String>) -> Vec<Row> {
+pub fn rows(a: &Args, scenario: &str, role_ok: &Result<(), String>) -> Vec<Row> {
     let row = |dut: Job, peer: Option<Job>, inputs: Vec<Input>, target: Option<&str>| Row {
         scenario: scenario.into(),
         dut,
@@ -261,52 +265,33 @@ pub fn rows(a: &Args, scenario: &str, roles: &Result<(), String>) -> Vec<Row> {
             }
         }
         "port-extender" | "vepa-station" | "controlling-bridge" => {
-            let mut extra = vec!["--role".to_owned(), scenario.to_owned()];
-            let (tags, ops, target) = match scenario {
-                "port-extender" => {
-                    extra.extend(["--veths".into(), a.veths.to_string()]);
-                    (
-                        [Tag::None, Tag::VnTag(1)],
-                        [OvsOp::Push, OvsOp::Pop],
-                        ">= 3x OVS push/pop_vlan per core",
-                    )
-                }
-                "vepa-station" => (none, [OvsOp::Normal; 2], "-"),
-                _ => {
-                    extra.extend([
-                        "--veths".into(),
-                        a.veths.to_string(),
-                        "--macs".into(),
-                        a.macs.to_string(),
-                    ]);
-                    (
-                        [Tag::VnTag(1), Tag::VnTag(2)],
-                        [OvsOp::Normal; 2],
-                        ">= 2x OVS NORMAL per core",
-                    )
-                }
+            let kind = roles::RoleKind::from_name(scenario).unwrap_or(roles::RoleKind::Extender);
+            let job = RoleJob {
+                kind,
+                veths: a.veths.unwrap_or(kind.default_veths()),
+                macs: a.macs,
             };
-            let ovs_tags = tags.map(|t| {
-                if t == Tag::None {
-                    Tag::None
-                } else {
-                    Tag::STag(1)
+            let target = match kind {
+                roles::RoleKind::Extender => {
+                    ">= 3x OVS push/pop_vlan per core (issue: 64 vEths; here --veths VM ports, at most 31)"
                 }
-            });
+                roles::RoleKind::Station => "-",
+                roles::RoleKind::Bridge => ">= 2x OVS NORMAL per core (64K MACs over 1K vEths)",
+            };
             let mut r = row(
                 Job {
-                    tool: Tool::Vfex {
-                        mode: "io".into(),
-                        extra,
-                    },
-                    tags,
+                    tool: Tool::VfexRole(job.clone()),
+                    tags: none,
                 },
-                Some(ovs_job(ops, ovs_tags)),
-                vec![Input::Pcap, Input::Null],
+                Some(Job {
+                    tool: Tool::OvsRole(job.clone()),
+                    tags: none,
+                }),
+                vec![Input::Pcap],
                 Some(target),
             );
-            if let Err(why) = roles {
-                r.unavailable = Some(format!("not yet available: {why}"));
+            if let Err(why) = role_ok.clone().and(job.check().map_err(|e| e.to_string())) {
+                r.unavailable = Some(format!("not available: {why}"));
             }
             v.push(r);
         }
@@ -548,9 +533,9 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
         progress(&format!("peer testpmd: {e}"));
     }
     let peer_ok = |j: &Job| match j.tool {
-        Tool::Ovs(_) => ovs_ok.clone(),
+        Tool::Ovs(_) | Tool::OvsRole(_) => ovs_ok.clone(),
         Tool::Testpmd(_) => testpmd_ok.clone(),
-        Tool::Vfex { .. } => Ok(()),
+        Tool::Vfex { .. } | Tool::VfexRole(_) => Ok(()),
     };
     let mut results = Vec::new();
     let mut inputs: Vec<Input> = Vec::new();
@@ -628,6 +613,8 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                                 Tool::Vfex { mode, extra } => tools::run_vfex(env, &s, mode, extra),
                                 Tool::Testpmd(mode) => tools::run_testpmd(env, &s, mode),
                                 Tool::Ovs(ops) => ovs::run(env, &s, *ops),
+                                Tool::VfexRole(job) => roles::run_vfex(env, &s, job),
+                                Tool::OvsRole(job) => ovs::run_role(env, &s, job),
                             }
                             .map_err(|e| format!("{e:#}"))
                         };
@@ -721,24 +708,42 @@ mod tests {
         let r = rows(
             &a,
             "port-extender",
-            &Err("this vfex has no --role (x)".into()),
+            &Err("this vfex has no --config (x)".into()),
         );
         assert_eq!(r.len(), 1);
-        assert!(
-            r[0].unavailable
-                .as_deref()
-                .unwrap()
-                .contains("not yet available")
-        );
+        assert!(r[0].unavailable.as_deref().unwrap().contains("no --config"));
         assert!(rows(&a, "port-extender", &Ok(()))[0].unavailable.is_none());
         assert_eq!(
             r[0].dut.tool.label(),
-            "vfex --role port-extender --veths 64"
+            "vfex port-extender vntag, 4 vEths (anti-spoof, 16-rule ACL, policer)"
         );
+        assert!(
+            r[0].peer
+                .as_ref()
+                .unwrap()
+                .tool
+                .label()
+                .starts_with("ovs push_vlan/pop_vlan, 4 VM ports")
+        );
+        assert_eq!(r[0].inputs, vec![Input::Pcap]);
+        let b = rows(&a, "controlling-bridge", &Ok(()));
         assert_eq!(
-            r[0].peer.as_ref().unwrap().tool.label(),
-            "ovs push_vlan/pop_vlan"
+            b[0].dut.tool.label(),
+            "vfex controlling-bridge vntag, 65536 MACs over 1024 vEths (hairpin)"
         );
+        let too_many = Args {
+            veths: Some(32),
+            ..Args::default()
+        };
+        assert!(
+            rows(&too_many, "vepa-station", &Ok(()))[0]
+                .unavailable
+                .as_deref()
+                .unwrap()
+                .contains("1 to 31")
+        );
+        assert!(role_support_from_help("... --config FILE ...").is_ok());
+        assert!(role_support_from_help("--forward-mode").is_err());
     }
 
     #[test]

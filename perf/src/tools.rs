@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// vfex's stats period in seconds.
-const VFEX_PERIOD: f64 = 0.5;
+pub const VFEX_PERIOD: f64 = 0.5;
 /// testpmd's stats period (whole seconds only).
 const TESTPMD_PERIOD: f64 = 1.0;
 
@@ -265,14 +265,18 @@ pub fn parse_vfex_periods(out: &str) -> Vec<f64> {
 /// vfex's summary: (rx, tx, drops by reason including tx_full), tsc-hz.
 pub fn parse_vfex_summary(out: &str) -> (u64, u64, Vec<(String, u64)>, Option<f64>) {
     let (mut rx, mut tx, mut drops) = (0, 0, Vec::new());
+    // A role's summary has tx_full per port only.
+    let mut port_full = 0;
     for l in out.lines() {
         let t = l.trim_start();
-        if t.starts_with("total") && l.contains("RX-packets:") {
+        if t.starts_with("port ") && l.contains("RX-packets:") {
+            port_full += after(l, "TX-dropped(tx_full):").unwrap_or(0);
+        } else if t.starts_with("total") && l.contains("RX-packets:") {
             rx = after(l, "RX-packets:").unwrap_or(0);
             tx = after(l, "TX-packets:").unwrap_or(0);
             drops.push((
                 "tx_full".to_owned(),
-                after(l, "TX-dropped(tx_full):").unwrap_or(0),
+                after(l, "TX-dropped(tx_full):").unwrap_or(port_full),
             ));
         } else if let Some(r) = t.strip_prefix("dropped ") {
             let mut w = r.split_whitespace();
@@ -602,6 +606,24 @@ mod tests {
         assert_eq!(
             drops,
             vec![("tx_full".to_owned(), 10), ("bad_tag".to_owned(), 10)]
+        );
+    }
+
+    #[test]
+    fn parses_a_roles_summary() {
+        let out = "port-extender (vntag) on 1 core(s) (lcores 1), 3 ports, 2 vEths, 0 VIF lists, memory: hugepages, kernels avx2, tsc-hz 2250000000\n\
+[    0.5 s] total                rx-pps      476032  tx-pps      475969  per-core-pps 476032 (1 cores) = 0.48 Mpps/core\n\
+  port 0 net_pcap0    RX-packets: 100            TX-packets: 200            TX-dropped(tx_full): 3\n\
+  port 1 net_pcap1    RX-packets: 100            TX-packets: 0              TX-dropped(tx_full): 4\n\
+  total               RX-packets: 200            TX-packets: 200\n\
+  veth vm0          from-vm 100 (6000 B)  to-vm 0 (0 B)  drops 2\n\
+  dropped mac_spoof        2\n";
+        assert_eq!(parse_vfex_periods(out), vec![476032.0]);
+        let (rx, tx, drops, hz) = parse_vfex_summary(out);
+        assert_eq!((rx, tx, hz), (200, 200, Some(2.25e9)));
+        assert_eq!(
+            drops,
+            vec![("tx_full".to_owned(), 7), ("mac_spoof".to_owned(), 2)]
         );
     }
 
