@@ -37,7 +37,7 @@ pub use station::Station;
 use crate::dpdk::{Burst, Mbuf};
 use crate::drop::DropReason;
 use crate::kernels::{Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
-use crate::tables::rules::{AclMemo, L2, classify};
+use crate::tables::rules::{AclCache, L2, classify};
 use crate::tables::{EgressTag, Meter, RcuReader, StickyMacs, Tables, Veth};
 
 /// Packets per burst a pipeline accepts (the worker's `MAX_PKT_BURST`).
@@ -177,6 +177,8 @@ pub(crate) struct Common {
     pub hz: u64,
     /// Per vEth, for vEths with a policer.
     pub meters: Vec<Meter>,
+    /// ACL decisions of this worker (emptied when the tables change).
+    pub acl: AclCache,
 }
 
 impl Common {
@@ -186,6 +188,7 @@ impl Common {
             kernels,
             hz,
             meters: Vec::new(),
+            acl: AclCache::new(),
         };
         c.reset_meters(now);
         c
@@ -205,6 +208,7 @@ impl Common {
 
     pub fn quiescent(&mut self, now: u64) {
         if self.tables.quiescent() {
+            self.acl.invalidate();
             self.reset_meters(now);
         }
     }
@@ -221,14 +225,17 @@ pub(crate) fn count_drop(c: &RoleCounters, veth: Option<u16>, r: DropReason) {
 
 /// Ingress rules on one frame from vEth `v`: header checks, admin, VLAN,
 /// anti-spoof, ACL, learned-once anti-spoof, policer, then PCP marking.
-/// Returns the frame's VLAN and its L2 facts.
+/// Returns the frame's VLAN and its L2 facts. `refilled`: for a burst of
+/// one vEth, whether its meter was already refilled at `now` (`None`:
+/// refill on every frame).
 #[inline(always)]
 pub(crate) fn ingress<B: PacketBuf>(
     b: &mut B,
     (v, veth): (u16, &Veth),
     sticky: &StickyMacs,
     meter: Option<&mut Meter>,
-    memo: &mut AclMemo,
+    acl: &mut AclCache,
+    refilled: Option<&mut bool>,
     now: u64,
 ) -> Result<(u16, L2), DropReason> {
     let d = b.data();
@@ -240,7 +247,7 @@ pub(crate) fn ingress<B: PacketBuf>(
         return Err(DropReason::ChainedHeader);
     }
     let l2 = classify(d)?;
-    let vlan = r.ingress_memo(d, &l2, v, memo)?;
+    let vlan = r.ingress_cached(d, &l2, v, acl)?;
     if r.learn_once {
         let src = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let listed = r.allowed_macs.as_ref().is_some_and(|m| m.contains(&src));
@@ -250,9 +257,14 @@ pub(crate) fn ingress<B: PacketBuf>(
     }
     if r.policer.is_some()
         && let Some(m) = meter
-        && !m.pass(b.pkt_len() as u32, now)
     {
-        return Err(DropReason::Policed);
+        // A burst of one vEth refills once (the same `now` for every frame).
+        if !refilled.is_some_and(|done| std::mem::replace(done, true)) {
+            m.refill(now);
+        }
+        if !m.take(b.pkt_len() as u32) {
+            return Err(DropReason::Policed);
+        }
     }
     if let Some(pcp) = r.pcp
         && l2.ctag_vid.is_some()
