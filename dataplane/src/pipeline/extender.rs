@@ -29,6 +29,7 @@ use crate::tables::{ExtKind, PortKind, RcuReader, Role, Tables};
 #[derive(Debug)]
 pub struct Extender {
     common: Common,
+    verdict: [Disposition; BURST],
     next: [Disposition; BURST],
     vmeta: [TagHeader<VnTag>; BURST],
     emeta: [TagHeader<ETag>; BURST],
@@ -40,6 +41,7 @@ impl Extender {
     pub fn new(tables: RcuReader<Tables>, kernels: Kernels, hz: u64, now: u64) -> Extender {
         Extender {
             common: Common::new(tables, kernels, hz, now),
+            verdict: [Disposition::Ok; BURST],
             next: [Disposition::Ok; BURST],
             vmeta: [TagHeader::default(); BURST],
             emeta: [TagHeader::default(); BURST],
@@ -78,6 +80,7 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                     t,
                     meters: &mut self.common.meters,
                     acl: &mut self.common.acl,
+                    verdict: &mut self.verdict,
                     next: &mut self.next,
                     k,
                 };
@@ -155,6 +158,7 @@ struct Up<'a> {
     t: &'a Tables,
     meters: &'a mut Vec<crate::tables::Meter>,
     acl: &'a mut AclCache,
+    verdict: &'a mut [Disposition; BURST],
     next: &'a mut [Disposition; BURST],
     k: Kernels,
 }
@@ -179,11 +183,15 @@ impl Up<'_> {
         let veth = &t.veths()[usize::from(v)];
         let mut meter = self.meters.get_mut(usize::from(v));
         let acl = self.acl;
-        // Counted once per burst.
+        // One pass over the burst in place (no retain): each frame's
+        // ingress verdict; counted once per burst.
         let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
         let mut refilled = false;
-        pkts.retain_mut(|_, b| {
-            match ingress(
+        let verdict = &mut *self.verdict;
+        let frames = pkts.slice();
+        let n = frames.len();
+        for (b, out) in frames.iter_mut().zip(verdict.iter_mut()) {
+            *out = match ingress(
                 b,
                 (v, veth),
                 t.sticky(),
@@ -196,37 +204,37 @@ impl Up<'_> {
                     rx_pkts += 1;
                     rx_bytes += b.pkt_len() as u64;
                     mirror(b, veth, sink, c);
-                    true
+                    Disposition::Ok
                 }
-                Err(r) => {
-                    count_drop(c, Some(v), r);
-                    false
-                }
-            }
-        });
+                Err(r) => Disposition::Drop(r),
+            };
+        }
         let vc = c.veth(v);
         vc.rx_pkts.add(rx_pkts);
         vc.rx_bytes.add(rx_bytes);
-        let n = pkts.slice().len();
-        // Every frame of the burst gets this vEth's tag.
+        // Every frame of the burst gets this vEth's tag (a frame refused
+        // above is tagged too, harmlessly: it is freed, counted under the
+        // ingress reason).
+        let frames = pkts.slice();
         match table.get(usize::from(v)) {
             Some(tag) => {
-                self.k.encap_uniform(pkts.slice(), tag, &mut self.next[..n]);
+                self.k.encap_uniform(frames, tag, &mut self.next[..n]);
             }
             None => self.next[..n].fill(Disposition::Drop(DropReason::UnknownVif)),
         }
         if etag_pcp {
-            for (b, d) in pkts.slice().iter_mut().zip(self.next.iter()) {
-                if d.is_ok() {
+            for ((b, d), i) in frames.iter_mut().zip(self.next.iter()).zip(verdict.iter()) {
+                if d.is_ok() && i.is_ok() {
                     copy_pcp_to_etag(b.data_mut());
                 }
             }
         }
         let up = t.uplink();
         let next = &*self.next;
-        pkts.drain_each(|i, b| match next[i] {
-            Disposition::Ok => sink.send(up, b),
-            Disposition::Drop(r) => count_drop(c, Some(v), r),
+        let verdict = &*verdict;
+        pkts.drain_each(|i, b| match (verdict[i], next[i]) {
+            (Disposition::Ok, Disposition::Ok) => sink.send(up, b),
+            (Disposition::Drop(r), _) | (_, Disposition::Drop(r)) => count_drop(c, Some(v), r),
         });
     }
 }

@@ -325,8 +325,8 @@ pub struct AclMemo {
 }
 
 /// A per-worker exact-match cache of ACL decisions (as OVS's EMC caches
-/// flows): (vEth, [`AclKey`]) -> permit/deny, direct-mapped, [`AclCache::SLOTS`]
-/// slots of one cache line each. A hit costs a hash and a compare of
+/// flows): (vEth, [`AclKey`]) -> permit/deny, two-way set-associative,
+/// [`AclCache::SLOTS`] slots of one cache line each. A hit costs a hash and a compare of
 /// seven words instead of the rule scan; a miss scans and fills the slot.
 /// Decisions depend on the rules, so the cache is emptied
 /// ([`AclCache::invalidate`], O(1): a generation bump) whenever the worker
@@ -389,7 +389,7 @@ impl AclCache {
     }
 
     /// The cached decision (`true` = deny) for the words of (vEth, key),
-    /// or the slot to fill.
+    /// or the set to fill.
     #[inline(always)]
     fn get(&self, w: &[u64; 7]) -> Result<bool, usize> {
         let x = w[0]
@@ -400,28 +400,38 @@ impl AclCache {
             ^ w[5].rotate_left(53)
             ^ w[6].rotate_left(23);
         let h = (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let i = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize;
-        let slot = &self.slots[i & (Self::SLOTS - 1)];
-        // One or-reduction, no memcmp call.
-        let diff = (slot.key[0] ^ w[0])
-            | (slot.key[1] ^ w[1])
-            | (slot.key[2] ^ w[2])
-            | (slot.key[3] ^ w[3])
-            | (slot.key[4] ^ w[4])
-            | (slot.key[5] ^ w[5])
-            | (slot.key[6] ^ w[6])
-            | ((slot.tag >> 1) ^ self.generation);
-        if diff == 0 {
-            Ok(slot.tag & 1 != 0)
+        // Sets of two slots: two flows whose hashes meet do not evict
+        // each other on every frame.
+        let set = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - 2);
+        let hit = |slot: &AclSlot| {
+            // One or-reduction, no memcmp call.
+            let diff = (slot.key[0] ^ w[0])
+                | (slot.key[1] ^ w[1])
+                | (slot.key[2] ^ w[2])
+                | (slot.key[3] ^ w[3])
+                | (slot.key[4] ^ w[4])
+                | (slot.key[5] ^ w[5])
+                | (slot.key[6] ^ w[6])
+                | ((slot.tag >> 1) ^ self.generation);
+            diff == 0
+        };
+        let (s0, s1) = (&self.slots[set], &self.slots[set + 1]);
+        if hit(s0) {
+            Ok(s0.tag & 1 != 0)
+        } else if hit(s1) {
+            Ok(s1.tag & 1 != 0)
         } else {
-            Err(i)
+            Err(set)
         }
     }
 
-    /// Caches decision `deny` for `w` in slot `i` (from [`AclCache::get`]).
+    /// Caches decision `deny` for `w` in set `set` (from [`AclCache::get`]):
+    /// the newest entry goes first, the one it displaces second.
     #[cold]
-    fn fill(&mut self, i: usize, w: &[u64; 7], deny: bool) {
-        self.slots[i & (Self::SLOTS - 1)] = AclSlot {
+    fn fill(&mut self, set: usize, w: &[u64; 7], deny: bool) {
+        let set = set & (Self::SLOTS - 2);
+        self.slots[set + 1] = self.slots[set];
+        self.slots[set] = AclSlot {
             key: *w,
             tag: self.generation << 1 | u64::from(deny),
         };
@@ -1052,6 +1062,47 @@ mod tests {
         assert!(open.ingress_memo(&f80, &l2, 1, &mut memo).is_ok());
         let permit_all = rules_with(&[], Action::Permit);
         assert!(permit_all.ingress_memo(&f80, &l2, 2, &mut memo).is_ok());
+    }
+
+    #[test]
+    fn acl_cache_agrees_with_the_scan_and_forgets_on_invalidate() {
+        let deny80 = rules_with(
+            &[AclRule {
+                action: Action::Deny,
+                dst_port: Some((80, 80)),
+                ..AclRule::default()
+            }],
+            Action::Permit,
+        );
+        let mut cache = AclCache::new();
+        // Many flows (more than the sets hold): every answer is the scan's.
+        for round in 0..2 {
+            for p in 0..5000u16 {
+                let f = ipv4_udp([1; 4], [2; 4], p, 70 + p % 20);
+                let l2 = classify(&f).unwrap();
+                assert_eq!(
+                    deny80.ingress_cached(&f, &l2, 3, &mut cache),
+                    deny80.ingress(&f, &l2),
+                    "round {round} port {p}"
+                );
+            }
+        }
+        // Same key on another vEth: not the first vEth's decision.
+        let f80 = ipv4_udp([1; 4], [2; 4], 1, 80);
+        let l2 = classify(&f80).unwrap();
+        assert_eq!(
+            deny80.ingress_cached(&f80, &l2, 3, &mut cache),
+            Err(DropReason::AclDeny)
+        );
+        let permit = rules_with(&[], Action::Deny);
+        let permit = VethRules {
+            acl: vec![CompiledRule::compile(&AclRule::default()).unwrap()],
+            ..permit
+        };
+        assert!(permit.ingress_cached(&f80, &l2, 4, &mut cache).is_ok());
+        // New rules for vEth 3 (as after a publication): forgotten.
+        cache.invalidate();
+        assert!(permit.ingress_cached(&f80, &l2, 3, &mut cache).is_ok());
     }
 
     #[test]
