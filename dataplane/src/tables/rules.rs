@@ -684,13 +684,13 @@ impl VethRules {
     ) -> Result<u16, DropReason> {
         let vlan = self.ingress_l2(d, l2)?;
         if !self.acl.is_empty() {
-            let k = acl_key(d, l2, vlan);
-            let w = AclCache::words(veth, &k);
+            // The key lives in registers: the miss path builds it again.
+            let w = AclCache::words(veth, &acl_key(d, l2, vlan));
             let deny = match cache.get(&w) {
                 Ok(deny) => deny,
-                Err(slot) => {
-                    let deny = self.acl_deny(&k);
-                    cache.fill(slot, &w, deny);
+                Err(set) => {
+                    let deny = self.acl_deny_frame(d, l2, vlan);
+                    cache.fill(set, &w, deny);
                     deny
                 }
             };
@@ -719,6 +719,13 @@ impl VethRules {
             }
         }
         Ok(vlan)
+    }
+
+    /// [`VethRules::acl_deny`] on the key of frame `d`.
+    #[cold]
+    #[inline(never)]
+    fn acl_deny_frame(&self, d: &[u8], l2: &L2, vlan: u16) -> bool {
+        self.acl_deny(&acl_key(d, l2, vlan))
     }
 
     /// The ingress ACL's decision on `k` (first match, else the default):
