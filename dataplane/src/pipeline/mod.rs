@@ -21,6 +21,28 @@
 //!
 //! The tag work is done by the burst [`Kernels`]; frames whose tag is
 //! stripped are padded to 60 bytes (they leave on a wire port).
+//!
+//! # Cost
+//! Each worker keeps an exact-match cache of ACL decisions
+//! ([`AclCache`], keyed by vEth and the frame's ACL key, emptied when the
+//! tables change), so a flow already seen pays a hash and one compare
+//! instead of the rule scan. Upstream, the extender runs the ingress rules
+//! over the burst in one pass, counts the vEth once per burst, refills the
+//! policer once per burst and tags the whole burst with
+//! [`Kernels::encap_uniform`]. Measured by `scripts/roleperf.sh`
+//! (`benches/roles_perf.rs`, `process()` alone on `TestBuf`s, reset
+//! subtracted; 2-vCPU EPYC VM at 2.25 GHz, shared, so cycles are the
+//! minimum of 7 runs under load; instructions are exact), per packet:
+//!
+//! | case | instructions | cycles |
+//! |---|---|---|
+//! | extender up, 64 vEths, anti-spoof + 16-rule ACL + policer, 32 flows | 391 (was 1004) | ~86-114 (was ~210) |
+//! | same, 32 new flows every burst (cache misses) | 1052 (was 1004) | ~220-300 |
+//! | extender down, 64 VIFs | 361 (was 370) | ~95-110 |
+//! | bridge hairpin, 1K vEths, 64K learned MACs | 723 (was 854) | ~300-380 (was ~320-420) |
+//!
+//! The bridge's remaining cycles are mostly misses on the learned table
+//! (a key line and a value line per lookup, two lookups per frame).
 
 mod bridge;
 mod counters;

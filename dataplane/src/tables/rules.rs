@@ -7,6 +7,12 @@
 //! ACL) and [`VethRules::ingress`] / [`VethRules::egress`], which return the
 //! frame's VLAN or a [`DropReason`]. The policer's state is per worker
 //! ([`Meter`]); its parameters live here.
+//!
+//! The ACL is a linear scan, first match wins: about 35 instructions per
+//! rule (a 16-rule ACL whose last rule matches: ~550 per frame). The
+//! pipelines put a per-worker [`AclCache`] of decisions in front of it
+//! ([`VethRules::ingress_cached`]): a frame of a flow already seen costs
+//! the key, a hash and one compare (~100 instructions).
 
 use crate::drop::DropReason;
 use crate::wire::EtherType;
