@@ -482,6 +482,42 @@ fn rcu_swap_takes_effect_at_the_quiescent_state() {
     assert!(Rcu::synchronize(&old, std::time::Duration::from_secs(1)));
 }
 
+#[test]
+fn acl_decisions_do_not_outlive_the_tables() {
+    // A deny-IPv4 ACL on vEth "a", then tables that permit IPv4: the
+    // worker's cached decision for the same frame must not survive the swap.
+    let tables = |action| {
+        let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 2);
+        b.port(0, PortKind::Uplink);
+        let mut a = VethConfig::new("a", 1, 10);
+        a.rules.acl = vec![
+            CompiledRule::compile(&AclRule {
+                action,
+                ethertype: Some(0x0800),
+                ..AclRule::default()
+            })
+            .unwrap(),
+        ];
+        b.veth(a);
+        b.build().unwrap()
+    };
+    let rcu = Rcu::new(tables(Action::Deny));
+    let mut e = Extender::new(rcu.reader(), Kernels::scalar(), HZ, 0);
+    let f = eth(mac(9), mac(1), 0x0800, 64);
+    for _ in 0..2 {
+        let o = run(&mut e, 1, std::slice::from_ref(&f), 2);
+        assert_eq!(o.drops(DropReason::AclDeny), 1);
+    }
+    let old = rcu.publish(tables(Action::Permit));
+    let o = run(&mut e, 1, std::slice::from_ref(&f), 2);
+    assert_eq!(o.drops(DropReason::AclDeny), 0);
+    assert_eq!(o.sink.out[0].len(), 1);
+    assert!(Rcu::synchronize(&old, std::time::Duration::from_secs(1)));
+    let _ = rcu.publish(tables(Action::Deny));
+    let o = run(&mut e, 1, &[f], 2);
+    assert_eq!(o.drops(DropReason::AclDeny), 1);
+}
+
 // ----------------------------------------------------------------- station
 
 /// Station: port 0 uplink, ports 1..=3 VMs with MACs 1, 2, 3. Multichannel:

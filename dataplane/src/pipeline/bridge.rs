@@ -36,7 +36,6 @@ use crate::drop::DropReason;
 use crate::kernels::{
     Disposition, ETag, Kernels, PacketBuf, STag, TagBytes, TagHeader, TagKind, VnTag,
 };
-use crate::tables::rules::AclMemo;
 use crate::tables::{
     EgressTag, ExtKind, LearnTable, Learned, NO_VETH, PortKind, RcuReader, Role, Tables, mac_u64,
 };
@@ -290,7 +289,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
         let meters = &mut self.common.meters;
         let learn = &*self.learn;
         let (src, next) = (&self.src, &self.next);
-        let mut memo = AclMemo::default();
+        let acl = &mut self.common.acl;
         pkts.drain_each(|i, mut b| {
             if let Disposition::Drop(r) = next[i] {
                 return count_drop(c, None, r);
@@ -302,7 +301,8 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
                 (v, veth),
                 t.sticky(),
                 meters.get_mut(usize::from(v)),
-                &mut memo,
+                acl,
+                None,
                 now,
             ) {
                 Ok((vlan, _)) => vlan,

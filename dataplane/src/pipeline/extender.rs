@@ -22,14 +22,14 @@ use super::{
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, ETag, Kernels, PacketBuf, TagBytes, TagHeader, TagKind, VnTag};
-use crate::tables::rules::AclMemo;
+use crate::tables::rules::AclCache;
 use crate::tables::{ExtKind, PortKind, RcuReader, Role, Tables};
 
 /// The port-extender pipeline of one worker.
 #[derive(Debug)]
 pub struct Extender {
     common: Common,
-    veth: [u16; BURST],
+    verdict: [Disposition; BURST],
     next: [Disposition; BURST],
     vmeta: [TagHeader<VnTag>; BURST],
     emeta: [TagHeader<ETag>; BURST],
@@ -41,7 +41,7 @@ impl Extender {
     pub fn new(tables: RcuReader<Tables>, kernels: Kernels, hz: u64, now: u64) -> Extender {
         Extender {
             common: Common::new(tables, kernels, hz, now),
-            veth: [0; BURST],
+            verdict: [Disposition::Ok; BURST],
             next: [Disposition::Ok; BURST],
             vmeta: [TagHeader::default(); BURST],
             emeta: [TagHeader::default(); BURST],
@@ -79,7 +79,8 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                 let up = Up {
                     t,
                     meters: &mut self.common.meters,
-                    veth: &mut self.veth,
+                    acl: &mut self.common.acl,
+                    verdict: &mut self.verdict,
                     next: &mut self.next,
                     k,
                 };
@@ -156,7 +157,8 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
 struct Up<'a> {
     t: &'a Tables,
     meters: &'a mut Vec<crate::tables::Meter>,
-    veth: &'a mut [u16; BURST],
+    acl: &'a mut AclCache,
+    verdict: &'a mut [Disposition; BURST],
     next: &'a mut [Disposition; BURST],
     k: Kernels,
 }
@@ -179,46 +181,60 @@ impl Up<'_> {
             return drop_all(pkts, c, DropReason::UnknownVif);
         };
         let veth = &t.veths()[usize::from(v)];
-        let vc = c.veth(v);
-        let meter = self.meters.get_mut(usize::from(v));
-        let mut meter = meter;
-        let mut memo = AclMemo::default();
-        pkts.retain_mut(|_, b| {
-            match ingress(
+        let mut meter = self.meters.get_mut(usize::from(v));
+        let acl = self.acl;
+        // One pass over the burst in place (no retain): each frame's
+        // ingress verdict; counted once per burst.
+        let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
+        let mut refilled = false;
+        let verdict = &mut *self.verdict;
+        let frames = pkts.slice();
+        let n = frames.len();
+        for (b, out) in frames.iter_mut().zip(verdict.iter_mut()) {
+            *out = match ingress(
                 b,
                 (v, veth),
                 t.sticky(),
                 meter.as_deref_mut(),
-                &mut memo,
+                acl,
+                Some(&mut refilled),
                 now,
             ) {
                 Ok(_) => {
-                    vc.rx(b.pkt_len());
+                    rx_pkts += 1;
+                    rx_bytes += b.pkt_len() as u64;
                     mirror(b, veth, sink, c);
-                    true
+                    Disposition::Ok
                 }
-                Err(r) => {
-                    count_drop(c, Some(v), r);
-                    false
-                }
+                Err(r) => Disposition::Drop(r),
+            };
+        }
+        let vc = c.veth(v);
+        vc.rx_pkts.add(rx_pkts);
+        vc.rx_bytes.add(rx_bytes);
+        // Every frame of the burst gets this vEth's tag (a frame refused
+        // above is tagged too, harmlessly: it is freed, counted under the
+        // ingress reason).
+        let frames = pkts.slice();
+        match table.get(usize::from(v)) {
+            Some(tag) => {
+                self.k.encap_uniform(frames, tag, &mut self.next[..n]);
             }
-        });
-        let n = pkts.slice().len();
-        self.veth[..n].fill(v);
-        self.k
-            .encap(pkts.slice(), &self.veth[..n], table, &mut self.next[..n]);
+            None => self.next[..n].fill(Disposition::Drop(DropReason::UnknownVif)),
+        }
         if etag_pcp {
-            for (b, d) in pkts.slice().iter_mut().zip(self.next.iter()) {
-                if d.is_ok() {
+            for ((b, d), i) in frames.iter_mut().zip(self.next.iter()).zip(verdict.iter()) {
+                if d.is_ok() && i.is_ok() {
                     copy_pcp_to_etag(b.data_mut());
                 }
             }
         }
         let up = t.uplink();
         let next = &*self.next;
-        pkts.drain_each(|i, b| match next[i] {
-            Disposition::Ok => sink.send(up, b),
-            Disposition::Drop(r) => count_drop(c, Some(v), r),
+        let verdict = &*verdict;
+        pkts.drain_each(|i, b| match (verdict[i], next[i]) {
+            (Disposition::Ok, Disposition::Ok) => sink.send(up, b),
+            (Disposition::Drop(r), _) | (_, Disposition::Drop(r)) => count_drop(c, Some(v), r),
         });
     }
 }

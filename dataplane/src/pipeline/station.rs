@@ -20,7 +20,6 @@ use super::{
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, TagHeader};
-use crate::tables::rules::AclMemo;
 use crate::tables::{PortKind, RcuReader, Role, Tables, mac_u64};
 use crate::wire::EtherType;
 
@@ -114,14 +113,16 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                 let veth = &t.veths()[usize::from(v)];
                 let vc = c.veth(v);
                 let mut meter = self.common.meters.get_mut(usize::from(v));
-                let mut memo = AclMemo::default();
+                let acl = &mut self.common.acl;
+                let mut refilled = false;
                 pkts.retain_mut(|_, b| {
                     match ingress(
                         b,
                         (v, veth),
                         t.sticky(),
                         meter.as_deref_mut(),
-                        &mut memo,
+                        acl,
+                        Some(&mut refilled),
                         now,
                     ) {
                         Ok(_) => {

@@ -42,12 +42,11 @@ const VALID: u64 = 1 << 63;
 /// A MAC address as the low 48 bits of a `u64`.
 #[inline(always)]
 pub fn mac_u64(m: &[u8]) -> u64 {
-    u64::from(m[0]) << 40
-        | u64::from(m[1]) << 32
-        | u64::from(m[2]) << 24
-        | u64::from(m[3]) << 16
-        | u64::from(m[4]) << 8
-        | u64::from(m[5])
+    // One bounds check, then a 4-byte and a 2-byte load (with bswap)
+    // instead of six byte loads.
+    let m: &[u8; 6] = m[..6].try_into().expect("6 bytes");
+    u64::from(u32::from_be_bytes([m[0], m[1], m[2], m[3]])) << 16
+        | u64::from(u16::from_be_bytes([m[4], m[5]]))
 }
 
 /// The address of [`mac_u64`]'s value.
@@ -232,16 +231,26 @@ impl LearnTable {
         [b0 * BUCKET, b1 * BUCKET]
     }
 
+    /// The slot of `key` in the bucket at `base`, if there: one bounds
+    /// check per bucket, not one per slot.
+    #[inline(always)]
+    fn find(&self, base: usize, key: u64) -> Option<usize> {
+        let ks: &[AtomicU64; BUCKET] = self.keys[base..base + BUCKET]
+            .try_into()
+            .expect("a bucket is BUCKET slots");
+        ks.iter()
+            .position(|k| k.load(Ordering::Acquire) == key)
+            .map(|i| base + i)
+    }
+
     /// The vEth that (MAC, VLAN) was learned on.
     #[inline]
     pub fn lookup(&self, mac: u64, vlan: u16) -> Option<u16> {
         let key = Self::key(mac, vlan);
         for base in self.buckets(key) {
-            for i in base..base + BUCKET {
-                if self.keys[i].load(Ordering::Acquire) == key {
-                    let v = self.vals[i].load(Ordering::Acquire);
-                    return (v & VALID != 0).then_some(v as u16);
-                }
+            if let Some(i) = self.find(base, key) {
+                let v = self.vals[i].load(Ordering::Acquire);
+                return (v & VALID != 0).then_some(v as u16);
             }
         }
         None
@@ -272,16 +281,28 @@ impl LearnTable {
     /// Learns (MAC, VLAN) on `veth` at time `now_s` (seconds), unless the
     /// vEth already holds `limit` entries. Lock-free; may be called by any
     /// number of workers at once.
-    #[inline]
+    #[inline(always)]
     pub fn learn(&self, mac: u64, vlan: u16, veth: u16, now_s: u32, limit: u32) -> Learned {
         let key = Self::key(mac, vlan);
         let want = Self::value(veth, now_s);
         let bs = self.buckets(key);
+        // Fast path, inline: known on this vEth, seen this second.
         for base in bs {
-            for i in base..base + BUCKET {
-                if self.keys[i].load(Ordering::Acquire) != key {
-                    continue;
+            if let Some(i) = self.find(base, key) {
+                if self.vals[i].load(Ordering::Acquire) == want {
+                    return Learned::Known;
                 }
+                break;
+            }
+        }
+        self.learn_slow(key, want, bs, veth, limit)
+    }
+
+    /// [`LearnTable::learn`] past its fast path (scans again).
+    #[inline(never)]
+    fn learn_slow(&self, key: u64, want: u64, bs: [usize; 2], veth: u16, limit: u32) -> Learned {
+        for base in bs {
+            if let Some(i) = self.find(base, key) {
                 let v = self.vals[i].load(Ordering::Acquire);
                 if v == want {
                     return Learned::Known;

@@ -61,7 +61,8 @@ pub mod rules;
 pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
 pub use rcu::{Rcu, RcuReader};
 pub use rules::{
-    AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode, VlanSet,
+    AclCache, AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode,
+    VlanSet,
 };
 
 use std::collections::HashMap;
