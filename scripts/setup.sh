@@ -13,6 +13,7 @@ PKGS=(
   libsystemd-dev                                  # static linking (--features static)
   tshark                                          # the wire oracle in tests
   iproute2 python3                                # namespaces, dpdk-telemetry.py
+  iputils-ping ethtool                            # end-to-end tests (tests/netns.rs)
 )
 PAGES=${VFEX_HUGEPAGES:-1024}
 say() { echo "setup: $*"; }
