@@ -665,3 +665,239 @@ fn topology_b_etag_extender_bridge_hairpin_and_external() {
         },
     );
 }
+
+/// Prints `ready`, then one line per frame received on the interface
+/// (`src dst what`, outgoing frames left out) until SIGINT.
+const SNIFF: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+mac = lambda b: ":".join("%02x" % x for x in b)
+try:
+    while True:
+        d, a = s.recvfrom(65535)
+        if a[2] == socket.PACKET_OUTGOING:
+            continue
+        et = int.from_bytes(d[12:14], "big")
+        what = "ethertype:%04x" % et
+        if et == 0x0806:
+            what = "arp%d" % int.from_bytes(d[20:22], "big")
+        elif et == 0x0800 and d[23] == 1:
+            what = "icmp%d" % d[34]
+        elif et == 0x0800 and d[23] == 17:
+            what = "udp:" + d[42:].decode(errors="replace")
+        print(mac(d[6:12]), mac(d[0:6]), what, flush=True)
+except KeyboardInterrupt:
+    pass
+"#;
+
+/// One VM group of topology C: two VMs and what each received.
+struct Group {
+    /// Namespace names and their MACs and addresses.
+    vms: [(&'static str, &'static str, &'static str); 2],
+}
+
+const EXT_C: (&str, &str, &str) = ("ext", "02:00:00:00:09:09", "10.9.0.9");
+
+/// Sends the same traffic from the group's VMs (A pings B and the external
+/// host, A and B each send one UDP broadcast) while every receiver sniffs;
+/// returns, per receiver (A, B, ext), the set of frames it got, with MACs
+/// replaced by role names (A, B, ext, other) and destinations by
+/// unicast/broadcast, and the number of frames it received with its own
+/// source MAC.
+fn deliveries(t: &mut Topo, dir: &TempDir, g: &Group) -> Vec<(String, BTreeSet<String>, usize)> {
+    let who = |m: &str| -> &'static str {
+        if m == g.vms[0].1 {
+            "A"
+        } else if m == g.vms[1].1 {
+            "B"
+        } else if m == EXT_C.1 {
+            "ext"
+        } else {
+            "other"
+        }
+    };
+    let rx = [g.vms[0], g.vms[1], EXT_C];
+    let mut sniffers = Vec::new();
+    for (ns, _, _) in rx {
+        let log = dir.join(&format!("sniff-{}-{ns}", g.vms[0].0));
+        let i = t.spawn(ns, &["python3", "-c", SNIFF, "eth0"], &log);
+        wait_for(&log, "ready", "sniffer");
+        sniffers.push((i, log));
+    }
+    let (a, b) = (g.vms[0], g.vms[1]);
+    t.ping(a.0, b.2, 2);
+    t.ping(a.0, EXT_C.2, 2);
+    for (ns, name) in [(a.0, "A"), (b.0, "B")] {
+        let (ok, out) = t.run_in(
+            ns,
+            &[
+                "python3",
+                "-c",
+                &format!(
+                    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                     s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); \
+                     s.sendto(b'bcast-{name}', ('10.9.0.255', 9999))"
+                ),
+            ],
+        );
+        assert!(ok, "{out}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got = Vec::new();
+    for ((ns, mac, _), (i, log)) in rx.iter().zip(sniffers) {
+        t.interrupt(i);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let mut set = BTreeSet::new();
+        let mut own = 0;
+        for l in text.lines().skip(1) {
+            let w: Vec<&str> = l.split(' ').collect();
+            if w[0] == *mac {
+                own += 1;
+            }
+            let dst = if w[1] == "ff:ff:ff:ff:ff:ff" {
+                "bcast"
+            } else {
+                who(w[1])
+            };
+            // Frames of the other group (ARP refreshes by the external
+            // host) are not part of this group's traffic.
+            if who(w[0]) != "other" && dst != "other" {
+                set.insert(format!("{} -> {dst} {}", who(w[0]), w[2]));
+            }
+        }
+        got.push((ns.to_string(), set, own));
+    }
+    got
+}
+
+/// Topology C: a vfex VEPA station (basic) and Linux macvlan in VEPA mode,
+/// each with two VMs, behind one Linux bridge with hairpin on, and an
+/// external host on the bridge.
+#[test]
+fn topology_c_vepa_station_delivers_like_macvlan_vepa() {
+    if !is_root() {
+        println!("skipped: network namespaces need root");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t0 = Instant::now();
+    let dir = TempDir::new("netns-c");
+    let mut t = Topo::new("c", &["vs", "vm1", "vm2", "mh", "mv1", "mv2", "sw", "ext"]);
+    let vfex_vms = Group {
+        vms: [
+            ("vm1", "02:00:00:00:03:01", "10.9.0.1"),
+            ("vm2", "02:00:00:00:03:02", "10.9.0.2"),
+        ],
+    };
+    let macvlan_vms = Group {
+        vms: [
+            ("mv1", "02:00:00:00:04:01", "10.9.0.11"),
+            ("mv2", "02:00:00:00:04:02", "10.9.0.12"),
+        ],
+    };
+    // The bridge: vfex's uplink, the macvlans' lower device and the
+    // external host, hairpin on for the two VEPA ports.
+    let sw = t.ns("sw");
+    sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+    t.veth("vs", "sup", "sw", "bst");
+    t.veth("mh", "mvlow", "sw", "bmv");
+    t.veth("ext", "eth0", "sw", "bext");
+    for p in ["bst", "bmv", "bext"] {
+        sh(&["ip", "-n", &sw, "link", "set", p, "master", "br0"]);
+    }
+    for p in ["bst", "bmv"] {
+        sh(&[
+            "bridge", "-n", &sw, "link", "set", "dev", p, "hairpin", "on",
+        ]);
+    }
+    t.host("ext", "eth0", EXT_C.1, &format!("{}/24", EXT_C.2));
+    // vfex's VMs.
+    for (i, (ns, mac, ip)) in vfex_vms.vms.iter().enumerate() {
+        t.veth(ns, "eth0", "vs", &format!("pvm{}", i + 1));
+        t.host(ns, "eth0", mac, &format!("{ip}/24"));
+    }
+    // Linux's: macvlan, mode vepa, on mvlow, moved into their namespaces.
+    let mh = t.ns("mh");
+    for (i, (ns, mac, ip)) in macvlan_vms.vms.iter().enumerate() {
+        let tmp = format!("mv{i}");
+        sh(&[
+            "ip", "-n", &mh, "link", "add", "link", "mvlow", "name", &tmp, "type", "macvlan",
+            "mode", "vepa",
+        ]);
+        sh(&["ip", "-n", &mh, "link", "set", &tmp, "netns", &t.ns(ns)]);
+        sh(&["ip", "-n", &t.ns(ns), "link", "set", &tmp, "name", "eth0"]);
+        sh(&["ip", "-n", &t.ns(ns), "link", "set", "eth0", "up"]);
+        t.host(ns, "eth0", mac, &format!("{ip}/24"));
+    }
+    let cfg = format!(
+        r#"role = "vepa-station"
+encap = "none"
+
+[ports.uplink]
+kind = "uplink"
+devargs = "net_af_packet0,iface=sup"
+
+[ports.vm1]
+kind = "downlink"
+devargs = "net_af_packet1,iface=pvm1"
+
+[ports.vm2]
+kind = "downlink"
+devargs = "net_af_packet2,iface=pvm2"
+
+[veths.vm1]
+port = "vm1"
+mac = "{}"
+
+[veths.vm2]
+port = "vm2"
+mac = "{}"
+"#,
+        vfex_vms.vms[0].1, vfex_vms.vms[1].1
+    );
+    let st = start_vfex(&mut t, &dir, "vs", &cfg, 3);
+
+    let linux = deliveries(&mut t, &dir, &macvlan_vms);
+    let ours = deliveries(&mut t, &dir, &vfex_vms);
+    let out = st.stop(&mut t);
+
+    let role = ["A", "B", "ext"];
+    for (i, (ns, set, _)) in ours.iter().enumerate() {
+        println!("{} ({ns}) received {set:?}", role[i]);
+    }
+    for (i, ((ns_l, l, own_l), (ns_o, o, own_o))) in linux.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            o, l,
+            "{}: vfex ({ns_o}) and macvlan ({ns_l}) deliveries differ",
+            role[i]
+        );
+        // The sender never receives its own frames, broadcasts included.
+        assert_eq!(*own_l, 0, "{ns_l} received its own frames: {l:?}");
+        assert_eq!(*own_o, 0, "{ns_o} received its own frames: {o:?}");
+    }
+    // What that is, spelled out: each broadcast reached the two others,
+    // A's pings reached B and ext, the replies came back.
+    let has = |i: usize, s: &str| ours[i].1.contains(s);
+    assert!(has(0, "B -> A icmp0") && has(0, "ext -> A icmp0") && has(0, "B -> bcast udp:bcast-B"));
+    assert!(
+        has(1, "A -> B icmp8") && has(1, "A -> bcast udp:bcast-A") && has(1, "A -> bcast arp1")
+    );
+    assert!(
+        has(2, "A -> ext icmp8")
+            && has(2, "A -> bcast udp:bcast-A")
+            && has(2, "B -> bcast udp:bcast-B")
+    );
+    assert!(!has(0, "A -> bcast udp:bcast-A") && !has(1, "B -> bcast udp:bcast-B"));
+    // The station dropped only the reflections of its VMs' own broadcasts
+    // (and frames for the macvlan group's MACs).
+    for l in out.lines().filter(|l| l.contains("  dropped ")) {
+        assert!(
+            l.contains("reflection") || l.contains("no_mac"),
+            "{l}\n{out}"
+        );
+    }
+    println!("topology c: {:.1} s", t0.elapsed().as_secs_f64());
+}
