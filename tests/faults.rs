@@ -1,0 +1,364 @@
+//! Fault and bad-input cases of the `vfex` binary, run on pcap virtual
+//! devices with `--stop-after-idle`: each bad frame is dropped under its
+//! own named counter, the good frames around it still arrive, the run exits
+//! 0 with every mbuf back, and the summary balances exactly (received =
+//! sent + drops by reason). Then bad command lines, a second instance with
+//! the same file prefix, and a restart after SIGKILL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "../dataplane/tests/common/pcap.rs"]
+mod pcap;
+use pcap::{TempDir, read_pcap, write_pcap};
+
+const VFEX: &str = env!("CARGO_BIN_EXE_vfex");
+
+const VM1: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const VM2: [u8; 6] = [2, 0, 0, 0, 1, 2];
+const PEER: [u8; 6] = [2, 0, 0, 0, 9, 9];
+
+fn prefix(tag: &str) -> String {
+    format!("vfex-faults-{tag}-{}", std::process::id())
+}
+
+fn eal(tag: &str) -> Vec<String> {
+    [
+        "-l",
+        "0,1",
+        "--no-huge",
+        "-m",
+        "512",
+        "--no-pci",
+        "--file-prefix",
+        &prefix(tag),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn runtime_dir(tag: &str) -> std::path::PathBuf {
+    Path::new("/var/run/dpdk").join(prefix(tag))
+}
+
+/// An Ethernet frame: MACs, EtherType, payload; padded to 60 bytes.
+fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+/// A downstream VN-Tag frame: `tci` after 0x8926, then 0x88b5.
+fn vntag(dst: [u8; 6], tci: u32) -> Vec<u8> {
+    let mut p = tci.to_be_bytes().to_vec();
+    p.extend_from_slice(&[0x88, 0xb5, 0xde, 0xad]);
+    eth(dst, PEER, 0x8926, &p)
+}
+
+/// A downstream E-Tag frame: the 6-byte E-TCI after 0x893F, then 0x88b5.
+fn etag(dst: [u8; 6], grp_ecid: u16, ingress: u16, ext: [u8; 2]) -> Vec<u8> {
+    let mut p = (ingress & 0x0fff).to_be_bytes().to_vec();
+    p.extend_from_slice(&(grp_ecid & 0x3fff).to_be_bytes());
+    p.extend_from_slice(&ext);
+    p.extend_from_slice(&[0x88, 0xb5, 0xbe, 0xef]);
+    eth(dst, PEER, 0x893f, &p)
+}
+
+/// What one run did, from its summary.
+#[derive(Debug)]
+struct Summary {
+    rx: u64,
+    tx: u64,
+    drops: BTreeMap<String, u64>,
+    out: String,
+}
+
+fn summary(out: &str) -> Summary {
+    let num = |l: &str, key: &str| -> u64 {
+        l.split_whitespace()
+            .skip_while(|w| *w != key)
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let total = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("total ") && l.contains("RX-packets:"))
+        .unwrap_or_else(|| panic!("no summary in {out}"));
+    let drops = out
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("dropped "))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (
+                w.next().unwrap().to_string(),
+                w.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    Summary {
+        rx: num(total, "RX-packets:"),
+        tx: num(total, "TX-packets:"),
+        drops,
+        out: out.to_string(),
+    }
+}
+
+/// An extender (encap `encap`, tag ids `ids` for web1/web2) on pcap ports
+/// uplink, vm1, vm2. web1 is an access vEth on VLAN 10 that allows only
+/// VM1's MAC; web2 has no rules. VIF list / multicast E-CID `list` holds
+/// both.
+fn extender(dir: &Path, tag: &str, encap: &str, key: &str, ids: [u16; 2], list: u16) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    let cfg = format!(
+        r#"role = "port-extender"
+encap = "{encap}"
+
+[ports.uplink]
+kind = "uplink"
+devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap={}"
+
+[ports.vm1]
+kind = "downlink"
+devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap={}"
+
+[ports.vm2]
+kind = "downlink"
+devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap={}"
+
+[veths.web1]
+port = "vm1"
+{key} = {}
+mac = "02:00:00:00:01:01"
+vlan = {{ mode = "access", vlan = 10 }}
+anti_spoof = {{ allowed_macs = ["02:00:00:00:01:01"] }}
+
+[veths.web2]
+port = "vm2"
+{key} = {}
+mac = "02:00:00:00:01:02"
+
+[vif_lists.all]
+id = {list}
+members = ["web1", "web2"]
+"#,
+        p("up-in.pcap"),
+        p("up-out.pcap"),
+        p("vm1-in.pcap"),
+        p("vm1-out.pcap"),
+        p("vm2-in.pcap"),
+        p("vm2-out.pcap"),
+        ids[0],
+        ids[1],
+    );
+    let path = dir.join("vfex.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path.display().to_string()
+}
+
+/// The good traffic every case carries besides its bad frames.
+const GOOD_UP: usize = 3;
+const GOOD_DOWN: usize = 2;
+
+/// Runs an extender with `bad_up` frames from vm1 (upstream), `bad_vm2`
+/// from vm2 and `bad_down` frames on the uplink, interleaved with good
+/// frames. Checks that the bad frames are exactly the drops `want`, that
+/// the good frames arrive, that received = sent + drops, and a clean exit.
+fn case(
+    tag: &str,
+    encap: &str,
+    bad_up: &[Vec<u8>],
+    bad_vm2: &[Vec<u8>],
+    bad_down: &[Vec<u8>],
+    want: &[(&str, u64)],
+) -> Summary {
+    let dir = TempDir::new(&format!("faults-{tag}"));
+    let (key, ids, list, down) = match encap {
+        "vntag" => (
+            "vif",
+            [101, 102],
+            4000,
+            // d=1 p=0 dst=102
+            vntag(VM2, 0x8066_0000),
+        ),
+        _ => ("ecid", [0x101, 0x102], 0x1001, etag(VM2, 0x102, 0, [0, 0])),
+    };
+    let cfg = extender(dir.path(), tag, encap, key, ids, list);
+    let interleave = |good: Vec<u8>, n: usize, bad: &[Vec<u8>]| -> Vec<Vec<u8>> {
+        let mut v = vec![good.clone()];
+        for b in bad {
+            v.push(b.clone());
+            v.push(good.clone());
+        }
+        while v.len() < n + bad.len() {
+            v.push(good.clone());
+        }
+        v
+    };
+    let up_good = eth(VM2, VM1, 0x88b5, b"good upstream");
+    let n_up = GOOD_UP.max(bad_up.len() + 1);
+    let n_down = GOOD_DOWN.max(bad_down.len() + 1);
+    write_pcap(&dir.join("vm1-in.pcap"), &interleave(up_good, n_up, bad_up));
+    write_pcap(&dir.join("vm2-in.pcap"), bad_vm2);
+    write_pcap(&dir.join("up-in.pcap"), &interleave(down, n_down, bad_down));
+    let mut a = eal(tag);
+    a.extend(["--", "--config", &cfg, "--stop-after-idle", "300"].map(String::from));
+    let o = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{tag}: {o:?}\n{out}\n{err}");
+    assert!(!err.contains("mbufs still in use"), "{tag}: {err}");
+    assert!(!runtime_dir(tag).exists(), "{tag}: runtime dir left");
+    let s = summary(&out);
+    let want: BTreeMap<String, u64> = want.iter().map(|(r, n)| (r.to_string(), *n)).collect();
+    assert_eq!(s.drops, want, "{tag}: drops\n{out}");
+    let bad = (bad_up.len() + bad_vm2.len() + bad_down.len()) as u64;
+    assert_eq!(s.rx, (n_up + n_down) as u64 + bad, "{tag}: received\n{out}");
+    let dropped: u64 = s.drops.values().sum();
+    assert_eq!(
+        s.rx,
+        s.tx + dropped,
+        "{tag}: received = sent + drops\n{out}"
+    );
+    // The good frames all arrived.
+    let up_out = read_pcap(&dir.join("up-out.pcap"));
+    assert_eq!(up_out.len(), n_up, "{tag}: upstream good frames");
+    let vm2_out = read_pcap(&dir.join("vm2-out.pcap"));
+    assert_eq!(vm2_out.len(), n_down, "{tag}: downstream good frames");
+    assert!(vm2_out.iter().all(|f| f[12..14] == [0x88, 0xb5]), "{tag}");
+    s
+}
+
+#[test]
+fn truncated_tags_are_counted() {
+    // 0x8926 with 2 of its 4 TCI bytes; 0x893F with 4 of its 6.
+    let mut vn = vntag(VM2, 0x8066_0000);
+    vn.truncate(16);
+    case(
+        "trunc-vn",
+        "vntag",
+        &[],
+        &[],
+        &[vn],
+        &[("truncated_tag", 1)],
+    );
+    let mut et = etag(VM2, 0x102, 0, [0, 0]);
+    et.truncate(18);
+    case("trunc-et", "etag", &[], &[], &[et], &[("truncated_tag", 1)]);
+}
+
+#[test]
+fn vntag_version_other_than_0_is_dropped() {
+    let bad: Vec<Vec<u8>> = (1..=3)
+        .map(|v| vntag(VM2, 0x8066_0000 | (v << 12)))
+        .collect();
+    case("version", "vntag", &[], &[], &bad, &[("bad_version", 3)]);
+}
+
+#[test]
+fn unknown_vif_ecid_and_lists_are_dropped() {
+    case(
+        "unk-vn",
+        "vntag",
+        &[],
+        &[],
+        // dst 999; list 4001 (p=1)
+        &[vntag(VM2, 0x83e7_0000), vntag(VM2, 0xcfa1_0000)],
+        &[("unknown_vif", 1), ("unknown_vif_list", 1)],
+    );
+    case(
+        "unk-et",
+        "etag",
+        &[],
+        &[],
+        &[
+            etag(VM2, 0x150, 0, [0, 0]),
+            etag(VM2, 0x1005, 0, [0, 0]),
+            etag(VM2, 0x102, 0, [0, 1]),
+        ],
+        &[("unknown_vif", 1), ("unknown_vif_list", 1), ("ext_ecid", 1)],
+    );
+}
+
+#[test]
+fn tags_from_a_vm_are_injection_attempts() {
+    for tpid in [0x8926u16, 0x893f, 0x88a8, 0x9100, 0x9200] {
+        for encap in ["vntag", "etag"] {
+            let f = eth(VM2, VM1, tpid, &[0, 0x0a, 0, 0, 0x88, 0xb5, 0, 0]);
+            // From web1 (access VLAN, anti-spoof) and from web2 (no rules).
+            case(
+                &format!("inj-{tpid:04x}-{encap}"),
+                encap,
+                std::slice::from_ref(&f),
+                &[eth(VM1, VM2, tpid, &[0, 0x0a, 0, 0, 0x88, 0xb5])],
+                &[],
+                &[("tag_injection", 2)],
+            );
+        }
+    }
+}
+
+#[test]
+fn ctag_on_an_access_veth_is_dropped() {
+    // web1 is access VLAN 10: a C-tag (its own VLAN or another) from the VM
+    // is refused.
+    let t10 = eth(VM2, VM1, 0x8100, &[0, 10, 0x88, 0xb5]);
+    let t20 = eth(VM2, VM1, 0x8100, &[0, 20, 0x88, 0xb5]);
+    case(
+        "access",
+        "vntag",
+        &[t10, t20],
+        &[],
+        &[],
+        &[("vlan_not_allowed", 2)],
+    );
+}
+
+#[test]
+fn spoofed_and_multicast_source_macs_are_dropped() {
+    let spoof = eth(VM2, [2, 0, 0, 0, 6, 6], 0x88b5, b"spoof");
+    let mcast = eth(VM2, [1, 0, 0x5e, 0, 0, 1], 0x88b5, b"mcast");
+    case(
+        "spoof",
+        "vntag",
+        &[spoof, mcast.clone()],
+        &[eth(VM1, [3, 0, 0, 0, 0, 2], 0x88b5, b"mcast")],
+        &[],
+        // A group source is refused before anti-spoof looks (web1), and
+        // without anti-spoof (web2).
+        &[("mac_spoof", 1), ("multicast_src", 2)],
+    );
+}
+
+#[test]
+fn runt_and_jumbo_frames() {
+    // 10 bytes: not even an Ethernet header.
+    let runt = vec![0xffu8; 10];
+    let s = case(
+        "runt",
+        "vntag",
+        &[runt.clone()],
+        &[],
+        &[runt],
+        &[("runt", 2)],
+    );
+    assert!(s.out.contains("web1"), "{}", s.out);
+}
