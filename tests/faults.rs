@@ -361,4 +361,46 @@ fn runt_and_jumbo_frames() {
         &[("runt", 2)],
     );
     assert!(s.out.contains("web1"), "{}", s.out);
+
+    // Jumbo frames, up and down, beside a short one that must be padded.
+    let dir = TempDir::new("faults-jumbo");
+    let cfg = extender(dir.path(), "jumbo", "vntag", "vif", [101, 102], 4000);
+    let mut up = eth(VM2, VM1, 0x88b5, &[]);
+    up.resize(9000, 0x5a);
+    let mut down = vntag(VM2, 0x8066_0000);
+    down.resize(9006, 0xa5);
+    let mut short = vntag(VM2, 0x8066_0000);
+    short.truncate(30);
+    write_pcap(&dir.join("vm1-in.pcap"), &[up.clone()]);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    write_pcap(&dir.join("up-in.pcap"), &[down.clone(), short]);
+    let mut a = eal("jumbo");
+    a.extend(["--", "--config", &cfg, "--stop-after-idle", "300"].map(String::from));
+    let o = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(!err.contains("mbufs still in use"), "{err}");
+    let s = summary(&out);
+    assert_eq!((s.rx, s.tx), (3, 3), "{out}");
+    assert!(s.drops.is_empty(), "{out}");
+    // Upstream: tagged (VIF 101, d=0), every byte kept.
+    let mut want_up = up[..12].to_vec();
+    want_up.extend_from_slice(&[0x89, 0x26, 0, 0, 0, 101]);
+    want_up.extend_from_slice(&up[12..]);
+    assert_eq!(read_pcap(&dir.join("up-out.pcap")), [want_up]);
+    // Downstream: stripped; the short one padded to 60 with zeros.
+    let mut want_down = down[..12].to_vec();
+    want_down.extend_from_slice(&down[18..]);
+    let mut want_short = down[..12].to_vec();
+    want_short.extend_from_slice(&down[18..30]);
+    want_short.resize(60, 0);
+    assert_eq!(
+        read_pcap(&dir.join("vm2-out.pcap")),
+        [want_down, want_short]
+    );
+    assert!(!runtime_dir("jumbo").exists());
 }
