@@ -355,9 +355,9 @@ fn runt_and_jumbo_frames() {
     let s = case(
         "runt",
         "vntag",
-        &[runt.clone()],
+        std::slice::from_ref(&runt),
         &[],
-        &[runt],
+        std::slice::from_ref(&runt),
         &[("runt", 2)],
     );
     assert!(s.out.contains("web1"), "{}", s.out);
@@ -403,4 +403,187 @@ fn runt_and_jumbo_frames() {
         [want_down, want_short]
     );
     assert!(!runtime_dir("jumbo").exists());
+}
+
+/// Bad command lines: exit 2, one line naming the bad token, nothing run
+/// (no runtime directory).
+#[test]
+fn bad_cli_inputs_exit_2_and_name_the_token() {
+    let dir = TempDir::new("faults-cli");
+    let cfg = extender(dir.path(), "cli", "vntag", "vif", [101, 102], 4000);
+    for f in ["up-in.pcap", "vm1-in.pcap", "vm2-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let missing = dir.join("missing.toml").display().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--config", &missing], "missing.toml"),
+        (&["--config"], "--config needs a value"),
+        (&["--stop-after-idle", "abc"], "\"abc\""),
+        (&["--stop-after-idle", "-5"], "-5"),
+        (&["--duration", "-1"], "\"-1\""),
+        (&["--duration", "1e9"], "1e9"),
+        (&["--stats-period", "x"], "\"x\""),
+        (&["--txq", "0"], "--txq 0"),
+        (&["--rxq", "65"], "--rxq 65"),
+        (&["--rxd", "7"], "--rxd 7"),
+        (&["--total-num-mbufs", "12"], "--total-num-mbufs 12"),
+        (&["--forward-mode", "rxonly"], "rxonly"),
+        (&["--config", &cfg, "--role", "hub"], "--role hub"),
+        (&["--config", &cfg, "--encap", "vxlan"], "--encap vxlan"),
+        (
+            &["--config", &cfg, "--cmdline-file", &missing],
+            "missing.toml",
+        ),
+        (&["--role", "vepa-station"], "--role needs --config"),
+        (&["--cmdline-file", "cmds"], "--cmdline-file needs --config"),
+        (&["-i"], "--interactive needs --config"),
+        (&["--tx-first=yes"], "--tx-first takes no value"),
+        (&["-x"], "\"-x\""),
+        (&["stray"], "\"stray\""),
+        (&["--config", &cfg, "--nb-cores", "2"], "--nb-cores 2"),
+    ];
+    for (i, (args, token)) in cases.iter().enumerate() {
+        let tag = format!("cli{i}");
+        let mut a = eal(&tag);
+        a.push("--".into());
+        a.extend(args.iter().map(|s| s.to_string()));
+        let o = Command::new(VFEX)
+            .args(&a)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{out}\n{err}");
+        let msg: Vec<&str> = err.lines().filter(|l| l.starts_with("vfex:")).collect();
+        assert_eq!(msg.len(), 1, "{args:?}: one vfex line:\n{err}");
+        assert!(msg[0].contains(token), "{args:?}: {token:?} in {err}");
+        assert!(!out.contains("Forward statistics"), "{args:?}: ran:\n{out}");
+        assert!(!runtime_dir(&tag).exists(), "{args:?}: runtime dir left");
+    }
+}
+
+/// Waits until `dir` exists (the instance is up).
+fn wait_dir(dir: &Path) {
+    let t0 = Instant::now();
+    while !dir.join("config").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{} never appeared",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A second instance with a running instance's file prefix is refused
+/// with a clear error, and leaves the first one (and its runtime
+/// directory) alone.
+#[test]
+fn second_instance_with_the_same_prefix_is_refused() {
+    let tag = "sameprefix";
+    let mut a = eal(tag);
+    a.extend(["--", "--duration", "4", "--stats-period", "0"].map(String::from));
+    let first = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_dir(&runtime_dir(tag));
+    let mut b = eal(tag);
+    b.extend(["--", "--duration", "1"].map(String::from));
+    let o = Command::new(VFEX)
+        .args(&b)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "--file-prefix {}: in use by process {}",
+            prefix(tag),
+            first.id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("choose another --file-prefix"), "{err}");
+    assert!(
+        runtime_dir(tag).join("config").exists(),
+        "first one's files kept"
+    );
+    let o1 = first.wait_with_output().unwrap();
+    assert!(o1.status.success(), "{:?}", text(&o1));
+    assert!(text(&o1).0.contains("Forward statistics"));
+    assert!(!runtime_dir(tag).exists());
+}
+
+/// SIGKILL leaves the runtime directory (and hugepage files, with
+/// hugepages) behind; a restart with the same prefix needs no clean-up and
+/// removes everything when it exits.
+#[test]
+fn restart_after_sigkill_needs_no_cleanup() {
+    let free_mb = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("HugePages_Free:")
+                .map(|v| v.trim().parse::<u64>().unwrap_or(0))
+        })
+        .unwrap_or(0)
+        * 2;
+    let mut modes = vec![("kill-nohuge", true)];
+    if free_mb >= 1200 {
+        modes.push(("kill-huge", false));
+    } else {
+        println!("hugepage variant skipped: {free_mb} MB of hugepages free");
+    }
+    for (tag, no_huge) in modes {
+        let args = |secs: &str| {
+            let mut a: Vec<String> = if no_huge {
+                eal(tag)
+            } else {
+                ["-l", "0,1", "--no-pci", "--file-prefix", &prefix(tag)]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            };
+            a.extend(["--", "--duration", secs, "--stats-period", "0"].map(String::from));
+            a
+        };
+        let mut victim = Command::new(VFEX)
+            .args(args("30"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_dir(&runtime_dir(tag));
+        std::thread::sleep(Duration::from_millis(500));
+        victim.kill().unwrap(); // SIGKILL
+        victim.wait().unwrap();
+        assert!(
+            runtime_dir(tag).exists(),
+            "{tag}: SIGKILL leaves the directory"
+        );
+        let o = Command::new(VFEX)
+            .args(args("1"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{tag}: restart\n{out}\n{err}");
+        assert!(out.contains("Forward statistics"), "{tag}: {out}");
+        assert!(!runtime_dir(tag).exists(), "{tag}: runtime dir left");
+        let left: Vec<_> = std::fs::read_dir("/dev/hugepages")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| n.to_string_lossy().starts_with(&prefix(tag)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{tag}: hugepage files left: {left:?}");
+    }
 }
