@@ -587,3 +587,43 @@ fn restart_after_sigkill_needs_no_cleanup() {
         assert!(left.is_empty(), "{tag}: hugepage files left: {left:?}");
     }
 }
+
+/// `--lcores` mappings where lcore ids and CPUs differ: the control thread
+/// is pinned to the main lcore's CPU, not to the CPU numbered like the
+/// lcore (it used to fail with "cannot pin the control thread to core 0").
+#[test]
+fn lcore_mapping_runs_a_role() {
+    let dir = TempDir::new("faults-lcores");
+    let cfg = extender(dir.path(), "lcores", "vntag", "vif", [101, 102], 4000);
+    write_pcap(&dir.join("vm1-in.pcap"), &[eth(VM2, VM1, 0x88b5, b"x")]);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    write_pcap(&dir.join("up-in.pcap"), &[]);
+    let a: Vec<String> = [
+        "--lcores",
+        "0@1,1@0",
+        "--no-huge",
+        "-m",
+        "512",
+        "--no-pci",
+        "--file-prefix",
+        &prefix("lcores"),
+        "--",
+        "--config",
+        &cfg,
+        "--stop-after-idle",
+        "300",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert_eq!(summary(&out).tx, 1, "{out}");
+    assert_eq!(read_pcap(&dir.join("up-out.pcap")).len(), 1);
+    assert!(!runtime_dir("lcores").exists());
+}

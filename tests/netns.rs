@@ -251,15 +251,27 @@ struct Vfex {
 /// Starts vfex on `cfg` in namespace `ns`, and waits until its ports are
 /// started and the workers forward.
 fn start_vfex(t: &mut Topo, dir: &TempDir, ns: &str, cfg: &str, nports: usize) -> Vfex {
+    start_vfex_on(t, dir, ns, cfg, nports, &["-l", "0,1"])
+}
+
+/// [`start_vfex`] with these lcore options (`--lcores 0@1,1@0` puts the
+/// worker on CPU 0, apart from another instance's worker on CPU 1).
+fn start_vfex_on(
+    t: &mut Topo,
+    dir: &TempDir,
+    ns: &str,
+    cfg: &str,
+    nports: usize,
+    lcores: &[&str],
+) -> Vfex {
     let path = dir.join(&format!("{ns}.toml"));
     std::fs::write(&path, cfg).unwrap();
     let out = dir.join(&format!("{ns}.out"));
     let prefix = t.ns(ns);
     let p = path.display().to_string();
-    let args = [
-        VFEX,
-        "-l",
-        "0,1",
+    let mut args = vec![VFEX];
+    args.extend_from_slice(lcores);
+    args.extend([
         "--no-huge",
         "-m",
         "512",
@@ -273,7 +285,7 @@ fn start_vfex(t: &mut Topo, dir: &TempDir, ns: &str, cfg: &str, nports: usize) -
         "60",
         "--stats-period",
         "0",
-    ];
+    ]);
     let idx = t.spawn(ns, &args, &out);
     wait_for(&out, &format!("port {}:", nports - 1), "vfex");
     std::thread::sleep(Duration::from_millis(300));
@@ -549,7 +561,15 @@ fn extender_to_bridge(topo: &str, c: &TagCase) {
     t.host("ext", "eth0", EXT_MAC, "10.8.0.9/24");
 
     let pe = start_vfex(&mut t, &dir, "hv", &extender_cfg(c), 3);
-    let cb = start_vfex(&mut t, &dir, "sw", &bridge_cfg(c), 2);
+    // The bridge's worker on CPU 0, the extender's on CPU 1.
+    let cb = start_vfex_on(
+        &mut t,
+        &dir,
+        "sw",
+        &bridge_cfg(c),
+        2,
+        &["--lcores", "0@1,1@0"],
+    );
     let cap = start_capture(&mut t, &dir, "hv", "pup");
 
     // VM to VM on one host: hairpin through the bridge.
