@@ -571,6 +571,11 @@ fn extender_to_bridge(topo: &str, c: &TagCase) {
         &["--lcores", "0@1,1@0"],
     );
     let cap = start_capture(&mut t, &dir, "hv", "pup");
+    // What vm1 receives: never its own frames (its broadcasts come back
+    // down the VIF list with vm1 pruned).
+    let vm1_log = dir.join("sniff-vm1");
+    let vm1_sniff = t.spawn("vm1", &["python3", "-c", SNIFF, "eth0"], &vm1_log);
+    wait_for(&vm1_log, "ready", "sniffer");
 
     // VM to VM on one host: hairpin through the bridge.
     t.ping("vm1", "10.8.0.2", 3);
@@ -578,6 +583,16 @@ fn extender_to_bridge(topo: &str, c: &TagCase) {
     t.ping("vm1", "10.8.0.9", 2);
     t.ping("ext", "10.8.0.2", 2);
     let pcap = cap.stop(&mut t);
+    t.interrupt(vm1_sniff);
+    let vm1_rx = std::fs::read_to_string(&vm1_log).unwrap();
+    assert!(
+        vm1_rx.lines().any(|l| l.starts_with(EXT_MAC)),
+        "vm1 heard from ext:\n{vm1_rx}"
+    );
+    assert!(
+        !vm1_rx.lines().any(|l| l.starts_with(VM_MAC[0])),
+        "vm1 received its own frame:\n{vm1_rx}"
+    );
     let pe_out = pe.stop(&mut t);
     let cb_out = cb.stop(&mut t);
 
