@@ -627,3 +627,93 @@ fn lcore_mapping_runs_a_role() {
     assert_eq!(read_pcap(&dir.join("up-out.pcap")).len(), 1);
     assert!(!runtime_dir("lcores").exists());
 }
+
+/// The controlling bridge's side: upstream VN-Tags it must refuse on an
+/// extender-facing port, each under its own counter, while a good frame
+/// in between still reaches the core port untagged.
+#[test]
+fn bridge_refuses_bad_upstream_tags() {
+    let dir = TempDir::new("faults-bridge");
+    let p = |n: &str| dir.join(n).display().to_string();
+    let cfg = format!(
+        r#"role = "controlling-bridge"
+encap = "vntag"
+
+[ports.ext1]
+kind = "downlink"
+devargs = "net_pcapbr0,rx_pcap={},tx_pcap={}"
+
+[ports.core]
+kind = "uplink"
+devargs = "net_pcapbr1,rx_pcap={},tx_pcap={}"
+
+[veths.a1]
+port = "ext1"
+vif = 1
+
+[veths.a2]
+port = "ext1"
+vif = 2
+"#,
+        p("ext1-in.pcap"),
+        p("ext1-out.pcap"),
+        p("core-in.pcap"),
+        p("core-out.pcap"),
+    );
+    std::fs::write(dir.join("cb.toml"), cfg).unwrap();
+    // Upstream from VIF 1: d=0 p=0 dst=0 src=1.
+    let up = |tci: u32| {
+        let mut p = tci.to_be_bytes().to_vec();
+        p.extend_from_slice(&[0x88, 0xb5, 1, 2]);
+        eth([0xff; 6], VM1, 0x8926, &p)
+    };
+    let good = up(0x0000_0001);
+    let mut short = up(1);
+    short.truncate(15);
+    let frames = vec![
+        up(0x0000_03e7), // src VIF 999: unknown
+        good.clone(),    //
+        up(0x8000_0001), // d=1 arriving at the bridge
+        up(0x0000_1001), // version 1
+        short,           // 1 TCI byte
+        eth(VM2, VM1, 0x88b5, b"untagged on an extender port"),
+    ];
+    write_pcap(&dir.join("ext1-in.pcap"), &frames);
+    write_pcap(&dir.join("core-in.pcap"), &[]);
+    let mut a = eal("bridge");
+    a.extend(["--", "--config", &p("cb.toml"), "--stop-after-idle", "300"].map(String::from));
+    let o = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(!err.contains("mbufs still in use"), "{err}");
+    let s = summary(&out);
+    let want: BTreeMap<String, u64> = [
+        ("unknown_vif", 1),
+        ("wrong_direction", 1),
+        ("bad_version", 1),
+        ("truncated_tag", 1),
+        ("bad_tpid", 1),
+    ]
+    .iter()
+    .map(|(r, n)| (r.to_string(), *n))
+    .collect();
+    assert_eq!(s.drops, want, "{out}");
+    assert_eq!(s.rx, frames.len() as u64, "{out}");
+    // The good broadcast: untagged to the core port, and one copy back
+    // down to VIF 2 (no VIF list: a unicast tag, d=1 dst=2).
+    let mut untagged = good[..12].to_vec();
+    untagged.extend_from_slice(&good[18..]);
+    untagged.resize(60, 0); // padded again after the tag came off
+    assert_eq!(read_pcap(&dir.join("core-out.pcap")), [untagged]);
+    let down = read_pcap(&dir.join("ext1-out.pcap"));
+    assert_eq!(down.len(), 1, "{out}");
+    assert_eq!(down[0][12..16], [0x89, 0x26, 0x80, 0x02], "{:?}", down[0]);
+    // (The copy was padded to 60 before its tag was pushed: 66 bytes.)
+    assert_eq!(down[0][18..good.len()], good[18..]);
+    assert!(down[0][good.len()..].iter().all(|b| *b == 0));
+    assert!(!runtime_dir("bridge").exists());
+}
