@@ -462,10 +462,12 @@ fn bad_cli_inputs_exit_2_and_name_the_token() {
     }
 }
 
-/// Waits until `dir` exists (the instance is up).
+/// Waits until the instance whose runtime directory is `dir` is up: its
+/// telemetry socket, created at the end of EAL's start-up (the config file
+/// appears before EAL locks it).
 fn wait_dir(dir: &Path) {
     let t0 = Instant::now();
-    while !dir.join("config").exists() {
+    while !dir.join("dpdk_telemetry.v2").exists() {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "{} never appeared",
