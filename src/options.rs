@@ -377,22 +377,6 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             .map_err(|e| format!("--{name} {}: {e}", value.as_deref().unwrap_or("")))?;
         i += 1;
     }
-    // Options that act on a role mean nothing to --forward-mode: refuse
-    // them rather than ignore them.
-    if o.config.is_none() && !o.help && !o.version {
-        for (given, flag) in [
-            (o.role.is_some(), "--role"),
-            (o.encap.is_some(), "--encap"),
-            (o.interactive, "--interactive"),
-            (o.cmdline_file.is_some(), "--cmdline-file"),
-        ] {
-            if given {
-                return Err(format!(
-                    "{flag} needs --config FILE: it acts on the role that file describes"
-                ));
-            }
-        }
-    }
     Ok(o)
 }
 
@@ -460,22 +444,6 @@ mod tests {
 
     fn p(v: &[&str]) -> Result<Options, String> {
         parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn role_options_need_a_config() {
-        for (args, flag) in [
-            (&["--role", "vepa-station"][..], "--role"),
-            (&["--encap", "none"], "--encap"),
-            (&["-i"], "--interactive"),
-            (&["--cmdline-file", "f"], "--cmdline-file"),
-        ] {
-            let e = p(args).unwrap_err();
-            assert!(e.starts_with(flag) && e.contains("--config"), "{e}");
-            let mut with = args.to_vec();
-            with.extend(["--config", "x.toml"]);
-            assert!(p(&with).is_ok(), "{with:?}");
-        }
     }
 
     #[test]
