@@ -481,7 +481,20 @@ fn wait_dir(dir: &Path) {
 fn second_instance_with_the_same_prefix_is_refused() {
     let tag = "sameprefix";
     let mut a = eal(tag);
-    a.extend(["--", "--duration", "4", "--stats-period", "0"].map(String::from));
+    // io forwarding between two null ports (the run without ports that
+    // prints "Forward statistics").
+    a.extend(
+        [
+            "--",
+            "--forward-mode",
+            "io",
+            "--duration",
+            "4",
+            "--stats-period",
+            "0",
+        ]
+        .map(String::from),
+    );
     let first = Command::new(VFEX)
         .args(&a)
         .stdin(Stdio::null())
@@ -491,7 +504,7 @@ fn second_instance_with_the_same_prefix_is_refused() {
         .unwrap();
     wait_dir(&runtime_dir(tag));
     let mut b = eal(tag);
-    b.extend(["--", "--duration", "1"].map(String::from));
+    b.extend(["--", "--forward-mode", "io", "--duration", "1"].map(String::from));
     let o = Command::new(VFEX)
         .args(&b)
         .stdin(Stdio::null())
@@ -548,7 +561,18 @@ fn restart_after_sigkill_needs_no_cleanup() {
                     .map(|s| s.to_string())
                     .collect()
             };
-            a.extend(["--", "--duration", secs, "--stats-period", "0"].map(String::from));
+            a.extend(
+                [
+                    "--",
+                    "--forward-mode",
+                    "io",
+                    "--duration",
+                    secs,
+                    "--stats-period",
+                    "0",
+                ]
+                .map(String::from),
+            );
             a
         };
         let mut victim = Command::new(VFEX)
