@@ -58,6 +58,8 @@ fn main() {
         .file("shim/shim.c")
         .include("shim")
         .opt_level(3)
+        // cpu_set_t (rte_lcore_cpuset) needs the GNU extensions.
+        .define("_GNU_SOURCE", None)
         .warnings(true);
     for f in &cflags {
         build.flag(f);

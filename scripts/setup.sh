@@ -15,6 +15,7 @@ PKGS=(
   openvswitch-switch-dpdk                         # vfex-perf's Open vSwitch (DPDK datapath) peer
   linux-perf                                      # vfex-perf: CPU cycles per packet (optional)
   iproute2 python3                                # namespaces, dpdk-telemetry.py
+  iputils-ping ethtool                            # end-to-end tests (tests/netns.rs)
 )
 PAGES=${VFEX_HUGEPAGES:-1024}
 say() { echo "setup: $*"; }

@@ -145,8 +145,10 @@ pub fn run(
 
     // The control thread: applies SR-IOV, compiles, publishes generation 1.
     let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
-    let hk = eal.main_lcore().0 as usize;
-    let worker_cores: Vec<usize> = lcores.iter().map(|l| l.0 as usize).collect();
+    // Pinning is by CPU, which differs from the lcore id with --lcores
+    // mappings (e.g. 0@1,1@0).
+    let hk = eal.lcore_cpu(eal.main_lcore());
+    let worker_cores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
     let sriov = !cfg.sriov.is_empty();
     let control = ctl::spawn(hk, &worker_cores, ControlOptions::default(), move || {
         let hw = Hardware::system().map_err(|e| {

@@ -59,6 +59,17 @@ pub fn run(user_eal: &[String], opts: &Options) -> Result<(), RunError> {
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .context("installing the SIGHUP handler")?;
+    // A second primary with this prefix would fail in EAL with a lock
+    // message; say who holds the prefix instead, and leave its runtime
+    // directory alone.
+    if let Some(pid) = vfex_control::eal::prefix_owner(&plan.file_prefix) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        return Err(RunError::Usage(anyhow!(
+            "--file-prefix {}: in use by process {pid} ({}), a running vfex or DPDK primary process: stop it or choose another --file-prefix",
+            plan.file_prefix,
+            comm.trim()
+        )));
+    }
     let eal = Eal::init(&plan.args).map_err(|e| {
         RunError::Usage(
             anyhow!(e).context("EAL could not start with these options (see EAL's message above)"),

@@ -87,3 +87,16 @@ int vfex_ring_dequeue(struct rte_ring *r, void **obj)
 {
 	return rte_ring_dequeue(r, obj);
 }
+
+int vfex_lcore_first_cpu(unsigned int lcore_id)
+{
+	rte_cpuset_t set;
+
+	if (lcore_id >= RTE_MAX_LCORE)
+		return -1;
+	set = rte_lcore_cpuset(lcore_id);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			return cpu;
+	return -1;
+}

@@ -41,4 +41,9 @@ void vfex_prefetch0(const void *p);
 uint16_t vfex_mbuf_refcnt_read(const struct rte_mbuf *m);
 int vfex_ring_dequeue(struct rte_ring *r, void **obj);
 
+/* The first CPU of an lcore's cpuset (lcore ids and CPUs differ with
+ * --lcores mappings such as 0@1,1@0); -1 for an id out of range or an
+ * empty set. */
+int vfex_lcore_first_cpu(unsigned int lcore_id);
+
 #endif

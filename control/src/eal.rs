@@ -206,6 +206,40 @@ pub fn runtime_dir(prefix: &str) -> PathBuf {
     base.join("dpdk").join(prefix)
 }
 
+/// The process that holds `prefix`: a DPDK primary process keeps a POSIX
+/// lock on `<runtime dir>/config` while it runs (listed in /proc/locks), and
+/// a second primary with the same prefix cannot start. `None` when nothing
+/// holds it, also after a primary was killed (the kernel drops its lock;
+/// the next start reuses the directory).
+pub fn prefix_owner(prefix: &str) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(runtime_dir(prefix).join("config")).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    lock_holder(&locks, md.dev(), md.ino())
+}
+
+/// The pid holding a POSIX lock on (`dev`, `ino`) in /proc/locks text.
+fn lock_holder(locks: &str, dev: u64, ino: u64) -> Option<u32> {
+    // st_dev as glibc encodes it; /proc/locks prints MAJOR:MINOR in hex.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    locks.lines().find_map(|l| {
+        // "1: POSIX  ADVISORY  WRITE 18521 fe:00:966875 136 17543"; waiters
+        // ("1: -> POSIX ...") hold nothing.
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.len() < 6 || w[1] != "POSIX" {
+            return None;
+        }
+        let mut id = w[5].split(':');
+        let (ma, mi, i) = (id.next()?, id.next()?, id.next()?);
+        (u64::from_str_radix(ma, 16).ok()? == major
+            && u64::from_str_radix(mi, 16).ok()? == minor
+            && i.parse::<u64>().ok()? == ino)
+            .then(|| w[4].parse().ok())
+            .flatten()
+    })
+}
+
 fn is_root() -> bool {
     // The runtime dir is /var/run/dpdk for root; XDG_RUNTIME_DIR otherwise.
     std::fs::metadata("/proc/self")
@@ -233,6 +267,19 @@ pub fn remove_runtime_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_holder_reads_proc_locks() {
+        let locks = "1: FLOCK  ADVISORY  WRITE 18540 fe:00:5333152 0 EOF\n\
+                     2: -> POSIX  ADVISORY  WRITE 99 fe:00:966875 0 EOF\n\
+                     3: POSIX  ADVISORY  WRITE 18521 fe:00:966875 136 17543\n";
+        // st_dev 0xfe00 is fe:00.
+        assert_eq!(lock_holder(locks, 0xfe00, 966875), Some(18521));
+        assert_eq!(lock_holder(locks, 0xfe00, 5333152), None, "flock");
+        assert_eq!(lock_holder(locks, 0xfe01, 966875), None);
+        assert_eq!(lock_holder(locks, 0x0001_0000_0000_fe00, 966875), None);
+        assert_eq!(prefix_owner("vfex-no-such-prefix"), None);
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -81,6 +81,10 @@ drop_reasons! {
     VlanNotAllowed => "vlan_not_allowed",
     /// Source MAC not among the vEth's allowed MACs (anti-spoof).
     MacSpoof => "mac_spoof",
+    /// The source MAC is a group (multicast or broadcast) address: no
+    /// station sends from one, so the frame is neither forwarded nor
+    /// learned, whatever the vEth's anti-spoof setting.
+    MulticastSrc => "multicast_src",
     /// Denied by the vEth's ACL (a deny rule, or no rule matched and the
     /// default is deny).
     AclDeny => "acl_deny",

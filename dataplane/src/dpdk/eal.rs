@@ -114,6 +114,15 @@ impl Eal {
         super::LcoreId(unsafe { dpdk_sys::rte_get_main_lcore() })
     }
 
+    /// The CPU an lcore runs on: the first of its cpuset (with `--lcores`
+    /// mappings such as `0@1,1@0`, lcore ids and CPU ids differ).
+    pub fn lcore_cpu(&self, lcore: super::LcoreId) -> usize {
+        // SAFETY: plain query of EAL configuration; the shim checks the id
+        // against RTE_MAX_LCORE before it reads the lcore's cpuset.
+        let cpu = unsafe { dpdk_sys::vfex_lcore_first_cpu(lcore.0) };
+        usize::try_from(cpu).unwrap_or(lcore.0 as usize)
+    }
+
     /// Enabled worker lcores (every enabled lcore but the main one), ascending.
     pub fn worker_lcores(&self) -> Vec<super::LcoreId> {
         let mut v = Vec::new();

@@ -471,12 +471,15 @@ pub struct L2 {
 }
 
 /// Reads the L2 header of `d` (the first segment): `runt` below 14 bytes,
-/// `truncated` for a C-tag cut short, `tag_injection` when the outer
+/// `multicast_src` for a group source MAC, `truncated` for a C-tag cut short, `tag_injection` when the outer
 /// EtherType is a VN-Tag/E-Tag/S-tag, `malformed` for any tag after a C-tag.
 #[inline(always)]
 pub fn classify(d: &[u8]) -> Result<L2, DropReason> {
     if d.len() < 14 {
         return Err(DropReason::Runt);
+    }
+    if d[6] & 0x01 != 0 {
+        return Err(DropReason::MulticastSrc);
     }
     let outer = u16::from_be_bytes([d[12], d[13]]);
     let o = EtherType(outer);
@@ -1212,6 +1215,10 @@ mod tests {
         f[16..18].copy_from_slice(&[0x88, 0xa8]);
         assert_eq!(classify(&f), Err(DropReason::Malformed));
         assert_eq!(classify(&f[..16]), Err(DropReason::Truncated));
+        f[6] = 0x01;
+        assert_eq!(classify(&f), Err(DropReason::MulticastSrc));
+        f[6] = 0xff;
+        assert_eq!(classify(&f), Err(DropReason::MulticastSrc));
     }
 
     #[test]
