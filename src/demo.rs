@@ -155,8 +155,9 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     // two, else both behind one worker.
     let nworkers = opts.nb_cores.unwrap_or(2).min(workers_avail.len()).min(2);
     let lcores = &workers_avail[..nworkers];
-    let hk = eal.main_lcore().0 as usize;
-    let wcores: Vec<usize> = lcores.iter().map(|l| l.0 as usize).collect();
+    // Pin by CPU, not by lcore id (`--lcores 0@1,1@0`).
+    let hk = eal.lcore_cpu(eal.main_lcore());
+    let wcores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
 
     let (ext_cfg, br_cfg) = configs(etag);
     let ext = instance("(embedded port extender)", &ext_cfg, hk, &wcores)?;
