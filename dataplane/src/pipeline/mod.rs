@@ -31,18 +31,20 @@
 //! policer once per burst and tags the whole burst with
 //! [`Kernels::encap_uniform`]. Measured by `scripts/roleperf.sh`
 //! (`benches/roles_perf.rs`, `process()` alone on `TestBuf`s, reset
-//! subtracted; 2-vCPU EPYC VM at 2.25 GHz, shared, so cycles are the
-//! minimum of 7 runs under load; instructions are exact), per packet:
+//! subtracted; 2-vCPU EPYC VM at 2.25 GHz, shared: cycles are the minimum
+//! of 7 runs at load ~3, instructions are exact), per packet, before ->
+//! after (see `docs/PERFORMANCE.md`):
 //!
 //! | case | instructions | cycles |
 //! |---|---|---|
-//! | extender up, 64 vEths, anti-spoof + 16-rule ACL + policer, 32 flows | 391 (was 1004) | ~86-114 (was ~210) |
-//! | same, 32 new flows every burst (cache misses) | 1052 (was 1004) | ~220-300 |
-//! | extender down, 64 VIFs | 361 (was 370) | ~95-110 |
-//! | bridge hairpin, 1K vEths, 64K learned MACs | 723 (was 854) | ~300-380 (was ~320-420) |
+//! | extender up, 64 vEths, anti-spoof + 16-rule ACL + policer, 32 flows | 1004 -> 391 | 219 -> 93 |
+//! | same, 32 new flows every burst (cache misses) | 1004 -> 1053 | 217 -> 219 |
+//! | extender down, 64 VIFs | 370 -> 361 | 108 -> 96 |
+//! | bridge hairpin, 1K vEths, 64K learned MACs | 854 -> 731 | 311 -> 306 |
 //!
-//! The bridge's remaining cycles are mostly misses on the learned table
-//! (a key line and a value line per lookup, two lookups per frame).
+//! In the bridge no single step dominates: learning is ~80 of the ~730
+//! instructions; the rest is spread over decap, ingress, the lookup, the
+//! egress checks and the one-packet re-tag.
 
 mod bridge;
 mod counters;

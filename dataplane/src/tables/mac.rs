@@ -12,7 +12,11 @@
 //!   inserted, [`TOMBSTONE`] = being aged out).
 //!
 //! A key lives in one of two buckets of [`BUCKET`] slots (two hashes; no
-//! cuckoo moves), so a lookup reads at most 16 key words. Learning a new
+//! cuckoo moves), so a lookup reads at most 16 key words. A slot's key and
+//! value words sit side by side and a bucket is two aligned cache lines, so
+//! a key found in the first four slots of its first bucket (where new keys
+//! go first: nearly all of them at the recommended size) costs one line,
+//! not a key line and a value line. Learning a new
 //! key claims an empty slot with one compare-and-swap on the key and then
 //! stores the value; refreshing an entry writes its value only when the
 //! vEth or the second changed, so steady traffic does not bounce cache
@@ -33,7 +37,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::wire::EthernetAddress;
 
-/// Slots per bucket (8 key words = one cache line).
+/// Slots per bucket (8 key/value pairs = two cache lines).
 pub const BUCKET: usize = 8;
 /// Value word of an entry being aged out.
 pub const TOMBSTONE: u64 = 1;
@@ -156,6 +160,19 @@ impl StickyMacs {
     }
 }
 
+/// One slot of the learned table: a key word and a value word.
+#[derive(Debug, Default)]
+#[repr(C)]
+struct Slot {
+    key: AtomicU64,
+    val: AtomicU64,
+}
+
+/// [`BUCKET`] slots: two cache lines.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+struct Bucket([Slot; BUCKET]);
+
 /// Result of [`LearnTable::learn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learned {
@@ -175,8 +192,9 @@ pub enum Learned {
 /// docs for the lock-free scheme).
 #[derive(Debug)]
 pub struct LearnTable {
-    keys: Box<[AtomicU64]>,
-    vals: Box<[AtomicU64]>,
+    /// Buckets of (key, value) pairs: a key and its value share a cache
+    /// line, so a hit in the first half of a bucket reads one line.
+    buckets: Box<[Bucket]>,
     mask: usize,
     per_veth: Box<[AtomicU32]>,
     full: AtomicU64,
@@ -188,10 +206,8 @@ impl LearnTable {
     /// beyond are not enforced).
     pub fn new(capacity: usize, max_veths: usize) -> LearnTable {
         let buckets = capacity.div_ceil(BUCKET).next_power_of_two().max(2);
-        let n = buckets * BUCKET;
         LearnTable {
-            keys: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            vals: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..buckets).map(|_| Bucket::default()).collect(),
             mask: buckets - 1,
             per_veth: (0..max_veths).map(|_| AtomicU32::new(0)).collect(),
             full: AtomicU64::new(0),
@@ -200,7 +216,7 @@ impl LearnTable {
 
     /// Slots in the table.
     pub fn capacity(&self) -> usize {
-        self.keys.len()
+        self.buckets.len() * BUCKET
     }
 
     /// Times a MAC could not be learned because its buckets were full.
@@ -235,12 +251,17 @@ impl LearnTable {
     /// check per bucket, not one per slot.
     #[inline(always)]
     fn find(&self, base: usize, key: u64) -> Option<usize> {
-        let ks: &[AtomicU64; BUCKET] = self.keys[base..base + BUCKET]
-            .try_into()
-            .expect("a bucket is BUCKET slots");
-        ks.iter()
-            .position(|k| k.load(Ordering::Acquire) == key)
+        self.buckets[base / BUCKET]
+            .0
+            .iter()
+            .position(|s| s.key.load(Ordering::Acquire) == key)
             .map(|i| base + i)
+    }
+
+    /// Slot `i` (bucket `i / BUCKET`).
+    #[inline(always)]
+    fn slot(&self, i: usize) -> &Slot {
+        &self.buckets[i / BUCKET].0[i % BUCKET]
     }
 
     /// The vEth that (MAC, VLAN) was learned on.
@@ -249,7 +270,7 @@ impl LearnTable {
         let key = Self::key(mac, vlan);
         for base in self.buckets(key) {
             if let Some(i) = self.find(base, key) {
-                let v = self.vals[i].load(Ordering::Acquire);
+                let v = self.slot(i).val.load(Ordering::Acquire);
                 return (v & VALID != 0).then_some(v as u16);
             }
         }
@@ -289,7 +310,7 @@ impl LearnTable {
         // Fast path, inline: known on this vEth, seen this second.
         for base in bs {
             if let Some(i) = self.find(base, key) {
-                if self.vals[i].load(Ordering::Acquire) == want {
+                if self.slot(i).val.load(Ordering::Acquire) == want {
                     return Learned::Known;
                 }
                 break;
@@ -303,7 +324,7 @@ impl LearnTable {
     fn learn_slow(&self, key: u64, want: u64, bs: [usize; 2], veth: u16, limit: u32) -> Learned {
         for base in bs {
             if let Some(i) = self.find(base, key) {
-                let v = self.vals[i].load(Ordering::Acquire);
+                let v = self.slot(i).val.load(Ordering::Acquire);
                 if v == want {
                     return Learned::Known;
                 }
@@ -315,7 +336,9 @@ impl LearnTable {
                 if (moved || v == 0) && !self.inc(veth, limit) {
                     return Learned::Limit;
                 }
-                if self.vals[i]
+                if self
+                    .slot(i)
+                    .val
                     .compare_exchange(v, want, Ordering::AcqRel, Ordering::Acquire)
                     .is_err()
                 {
@@ -341,12 +364,16 @@ impl LearnTable {
         // loser sees the winner's key there.
         for base in bs {
             for i in base..base + BUCKET {
-                let k = self.keys[i].load(Ordering::Acquire);
+                let k = self.slot(i).key.load(Ordering::Acquire);
                 let k = if k == 0 {
-                    match self.keys[i].compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
-                    {
+                    match self.slot(i).key.compare_exchange(
+                        0,
+                        key,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
                         Ok(_) => {
-                            self.vals[i].store(want, Ordering::Release);
+                            self.slot(i).val.store(want, Ordering::Release);
                             return Learned::New;
                         }
                         Err(k) => k,
@@ -370,8 +397,8 @@ impl LearnTable {
     /// tables). Control thread; returns how many were removed.
     pub fn age(&self, now_s: u32, max_age_s: u32, gone: impl Fn(u16) -> bool) -> usize {
         let mut n = 0;
-        for i in 0..self.keys.len() {
-            let v = self.vals[i].load(Ordering::Acquire);
+        for i in 0..self.capacity() {
+            let v = self.slot(i).val.load(Ordering::Acquire);
             if v & VALID == 0 {
                 continue;
             }
@@ -380,15 +407,21 @@ impl LearnTable {
             if now_s.wrapping_sub(seen) <= max_age_s && !gone(veth) {
                 continue;
             }
-            if self.vals[i]
+            if self
+                .slot(i)
+                .val
                 .compare_exchange(v, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             {
                 continue;
             }
-            self.keys[i].store(0, Ordering::Release);
-            let _ =
-                self.vals[i].compare_exchange(TOMBSTONE, 0, Ordering::AcqRel, Ordering::Relaxed);
+            self.slot(i).key.store(0, Ordering::Release);
+            let _ = self.slot(i).val.compare_exchange(
+                TOMBSTONE,
+                0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
             self.dec(veth);
             n += 1;
         }
@@ -399,9 +432,9 @@ impl LearnTable {
     /// telemetry (slow path).
     pub fn entries(&self) -> Vec<(EthernetAddress, u16, u16, u32)> {
         let mut out = Vec::new();
-        for i in 0..self.keys.len() {
-            let k = self.keys[i].load(Ordering::Acquire);
-            let v = self.vals[i].load(Ordering::Acquire);
+        for i in 0..self.capacity() {
+            let k = self.slot(i).key.load(Ordering::Acquire);
+            let v = self.slot(i).val.load(Ordering::Acquire);
             if k & VALID != 0 && v & VALID != 0 {
                 out.push((
                     u64_mac(k & 0xffff_ffff_ffff),
