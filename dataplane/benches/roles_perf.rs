@@ -162,9 +162,19 @@ fn up_frames(base: u32) -> Vec<Vec<u8>> {
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    if a.len() < 4 {
-        eprintln!("usage: roles_perf <up|up_new|down|hairpin> <run|reset> <bursts>");
-        std::process::exit(2);
+    let cases = ["up", "up_new", "down", "hairpin"];
+    if a.len() < 4 || !cases.contains(&a[1].as_str()) {
+        // Run by `cargo test --all-targets` / `cargo bench` without the
+        // harness's arguments: a smoke run of every case (with its checks).
+        if a.iter().skip(1).any(|x| !x.starts_with("--")) {
+            eprintln!("usage: roles_perf <up|up_new|down|hairpin> <run|reset> <bursts>");
+            std::process::exit(2);
+        }
+        for c in cases {
+            run_case(c, true, 4);
+        }
+        println!("roles_perf: smoke run of {cases:?} passed (scripts/roleperf.sh measures)");
+        return;
     }
     let (case, mode, n) = (a[1].as_str(), a[2].as_str(), a[3].parse::<u64>().unwrap());
     let run = match mode {
@@ -172,6 +182,11 @@ fn main() {
         "reset" => false,
         _ => panic!("mode: run or reset"),
     };
+    run_case(case, run, n);
+}
+
+/// Runs `case` over `n` bursts (`run`: the pipeline; else only the reset).
+fn run_case(case: &str, run: bool, n: u64) {
     match case {
         "up" | "up_new" => {
             let mut e = extender();
