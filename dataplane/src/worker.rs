@@ -6,8 +6,10 @@
 //! the queues of a port, so one flow stays on one worker and keeps its
 //! order), and owns tx queue `w` of every port. Each worker buffers its
 //! output per port ([`MAX_PKT_BURST`]) and transmits a buffer when it is
-//! full or when the oldest packet in any buffer waited
-//! [`BURST_TX_DRAIN_US`]; unsent mbufs are freed and counted `tx_full`.
+//! full, when the oldest packet in any buffer waited
+//! [`BURST_TX_DRAIN_US`], or at the end of a loop in which no rx queue
+//! returned a full burst (nothing more waiting: no reason to hold packets
+//! back); unsent mbufs are freed and counted `tx_full`.
 //! Once per iteration the worker reports a quiescent state
 //! ([`Pipeline::quiescent`]), which switches to newly published tables.
 //!
@@ -236,16 +238,23 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
             c: self.c,
             since: &mut self.since,
         };
+        let mut saturated = false;
         for (port, rxq) in self.q.rx.iter_mut() {
             let n = rxq.rx_burst(&mut self.rx);
             if n == 0 {
                 continue;
             }
+            saturated |= n == MAX_PKT_BURST;
             total += n;
             self.c.port(usize::from(*port)).rx.add(n as u64);
             self.pipe
                 .process(*port, &mut self.rx, &mut sink, now, self.c);
             self.rx.clear();
+        }
+        // No queue had a full burst: nothing more is waiting, so send what
+        // is buffered now rather than at the drain timer (latency).
+        if self.since != 0 && !saturated {
+            self.flush();
         }
         self.c.loops.add(1);
         total
