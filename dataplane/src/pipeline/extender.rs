@@ -17,8 +17,8 @@
 //! `vlan_not_allowed`; egress ACL). Nothing goes back upstream.
 
 use super::{
-    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, ingress, mirror,
-    replicate,
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ingress, mirror, replicate,
+    to_vm,
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, ETag, Kernels, PacketBuf, TagBytes, TagHeader, TagKind, VnTag};
@@ -112,7 +112,7 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                             down_list(t, rx_port, m.dst, prune, b, sink, c);
                         } else {
                             match t.by_id(rx_port, m.dst) {
-                                Some(v) => down_one(t, sink, c, b, v),
+                                Some(v) => to_vm(t, sink, c, b, v),
                                 None => count_drop(c, None, DropReason::UnknownVif),
                             }
                         }
@@ -137,7 +137,7 @@ impl<B: PacketBuf> Pipeline<B> for Extender {
                             down_list(t, rx_port, m.ecid, prune, b, sink, c);
                         } else {
                             match t.by_id(rx_port, m.ecid) {
-                                Some(v) => down_one(t, sink, c, b, v),
+                                Some(v) => to_vm(t, sink, c, b, v),
                                 None => count_drop(c, None, DropReason::UnknownVif),
                             }
                         }
@@ -248,25 +248,6 @@ fn copy_pcp_to_etag(d: &mut [u8]) {
     }
 }
 
-/// Egress to VF vEth `v`: admin state and VLAN filter, mirror, count, send.
-#[inline(always)]
-fn down_one<B: PacketBuf, S: Sink<B>>(t: &Tables, sink: &mut S, c: &RoleCounters, b: B, v: u16) {
-    let veth = &t.veths()[usize::from(v)];
-    let r = &veth.cfg.rules;
-    if !r.admin_up {
-        return count_drop(c, Some(v), DropReason::AdminDown);
-    }
-    if let Err(e) = r
-        .vlan_of(ctag_vid(b.data()))
-        .and_then(|vlan| r.egress_acl(b.data(), vlan))
-    {
-        return count_drop(c, Some(v), e);
-    }
-    mirror(&b, veth, sink, c);
-    c.veth(v).tx(b.pkt_len());
-    sink.send(veth.cfg.port, b);
-}
-
 /// Replicates to the members of list `id`, skipping the vEth whose id is
 /// `prune`.
 #[inline]
@@ -287,7 +268,7 @@ fn down_list<B: PacketBuf, S: Sink<B>>(
         .iter()
         .copied()
         .filter(|m| Some(veths[usize::from(*m)].cfg.id) != prune);
-    let n = replicate(b, dests, sink, c, |s, b, v| down_one(t, s, c, b, v));
+    let n = replicate(b, dests, sink, c, |s, b, v| to_vm(t, s, c, b, v));
     if n == 0 {
         let r = if members.is_empty() {
             DropReason::NoDestination

@@ -360,6 +360,32 @@ pub(crate) fn pad60<B: PacketBuf>(b: &mut B) -> Result<(), DropReason> {
         .map_err(|_| DropReason::NoTailroom)
 }
 
+/// Egress to the VM of vEth `v` (extender and station): admin state,
+/// VLAN filter and egress ACL, mirror, count, send.
+#[inline(always)]
+pub(crate) fn to_vm<B: PacketBuf, S: Sink<B>>(
+    t: &Tables,
+    sink: &mut S,
+    c: &RoleCounters,
+    b: B,
+    v: u16,
+) {
+    let veth = &t.veths()[usize::from(v)];
+    let r = &veth.cfg.rules;
+    if !r.admin_up {
+        return count_drop(c, Some(v), DropReason::AdminDown);
+    }
+    if let Err(e) = r
+        .vlan_of(ctag_vid(b.data()))
+        .and_then(|vlan| r.egress_acl(b.data(), vlan))
+    {
+        return count_drop(c, Some(v), e);
+    }
+    mirror(&b, veth, sink, c);
+    c.veth(v).tx(b.pkt_len());
+    sink.send(veth.cfg.port, b);
+}
+
 /// The C-tag VID of a frame (first segment), if it has a C-tag at 12.
 #[inline(always)]
 pub(crate) fn ctag_vid(d: &[u8]) -> Option<u16> {

@@ -15,8 +15,8 @@
 //! one MAC in different VLANs of one channel are not told apart.
 
 use super::{
-    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ctag_vid, extender::drop_all,
-    ingress, mirror, replicate,
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, extender::drop_all, ingress,
+    mirror, replicate, to_vm,
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, TagHeader};
@@ -42,25 +42,6 @@ impl Station {
             smeta: [TagHeader::default(); BURST],
         }
     }
-}
-
-/// Egress to VM vEth `v`.
-#[inline(always)]
-fn to_vm<B: PacketBuf, S: Sink<B>>(t: &Tables, sink: &mut S, c: &RoleCounters, b: B, v: u16) {
-    let veth = &t.veths()[usize::from(v)];
-    let r = &veth.cfg.rules;
-    if !r.admin_up {
-        return count_drop(c, Some(v), DropReason::AdminDown);
-    }
-    if let Err(e) = r
-        .vlan_of(ctag_vid(b.data()))
-        .and_then(|vlan| r.egress_acl(b.data(), vlan))
-    {
-        return count_drop(c, Some(v), e);
-    }
-    mirror(&b, veth, sink, c);
-    c.veth(v).tx(b.pkt_len());
-    sink.send(veth.cfg.port, b);
 }
 
 /// Delivers one frame from the uplink on channel `svid`.
