@@ -18,77 +18,15 @@
 //! hand: `roles_perf <case> <run|reset> <bursts>`.
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use vfex_dataplane::kernels::{Kernels, TestBuf};
 use vfex_dataplane::pipeline::{Bridge, Extender, Pipeline, RoleCounters, VecSink};
 use vfex_dataplane::tables::*;
 
-const BURST: usize = 32;
-const LEN: usize = 64;
-const HEADROOM: usize = 128;
-const TAILROOM: usize = 64;
-const HZ: u64 = 1_000_000_000;
-
-fn mac(n: u16) -> [u8; 6] {
-    let b = n.to_be_bytes();
-    [2, 0, 0, 1, b[0], b[1]]
-}
-
-fn ipv4(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
-    let mut f = [dst, src].concat();
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&[0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0]);
-    f.extend_from_slice(&[10, 0, 0, 1, 10, 1, 0, 2]);
-    f.extend_from_slice(&1000u16.to_be_bytes());
-    f.extend_from_slice(&2000u16.to_be_bytes());
-    f.resize(LEN, 0);
-    f
-}
-
-fn insert_at12(f: &[u8], tag: &[u8]) -> Vec<u8> {
-    let mut o = [&f[..12], tag, &f[12..]].concat();
-    o.truncate(f.len().max(60));
-    o
-}
-
-fn vntag(d: bool, dst: u16, src: u16) -> [u8; 6] {
-    let t = (u32::from(d) << 31 | u32::from(dst) << 16 | u32::from(src)).to_be_bytes();
-    [0x89, 0x26, t[0], t[1], t[2], t[3]]
-}
-
-fn heavy_rules(m: [u8; 6]) -> VethRules {
-    let mut acl = Vec::new();
-    for i in 0..15u8 {
-        acl.push(AclRule {
-            action: Action::Deny,
-            dst_ip: Some((IpAddr::V4(Ipv4Addr::new(192, 168, i, 0)), 24)),
-            protocol: Some(17),
-            dst_port: Some((u16::from(i) * 100, u16::from(i) * 100 + 50)),
-            ..AclRule::default()
-        });
-    }
-    acl.push(AclRule {
-        action: Action::Permit,
-        ethertype: Some(0x0800),
-        ..AclRule::default()
-    });
-    VethRules {
-        allowed_macs: Some(vec![m]),
-        acl: acl
-            .iter()
-            .map(|r| CompiledRule::compile(r).unwrap())
-            .collect(),
-        acl_default: Action::Deny,
-        policer: Some(PolicerParams {
-            cir: 1 << 40,
-            cbs: 1 << 31,
-            ebs: 0,
-        }),
-        ..VethRules::default()
-    }
-}
+#[path = "common/roles_setup.rs"]
+mod setup;
+use setup::*;
 
 struct Bench {
     frames: Vec<Vec<u8>>,
