@@ -266,11 +266,17 @@ const fn meta_mask(n: usize) -> [u8; 16] {
 const GROUP: usize = 4;
 
 /// Runs `fast` on every index of `0..n` in unrolled groups of [`GROUP`],
-/// then `slow` on each index whose `fast` returned `false`. A macro rather
-/// than a function taking two closures: both borrow the burst mutably.
+/// then `slow` on each index whose `fast` returned `false`, and writes
+/// `next`: `Ok` for a whole group with one 4-byte store, then the slow
+/// path's disposition where it ran (no `memset` call per burst, no
+/// per-packet store on the fast path). Evaluates to the number of drops.
+/// A macro rather than a function taking two closures: both borrow the
+/// burst mutably.
 macro_rules! unrolled {
-    ($n:expr, |$j:ident| $fast:expr, |$k:ident| $slow:expr) => {{
-        let n = $n;
+    ($n:expr, $next:expr, |$j:ident| $fast:expr, |$k:ident| $slow:expr) => {{
+        let n: usize = $n;
+        let next: &mut [Disposition] = $next;
+        let mut drops = 0usize;
         let mut base = 0;
         while base + GROUP <= n {
             let done = [
@@ -291,11 +297,17 @@ macro_rules! unrolled {
                     $fast
                 },
             ];
+            let group: &mut [Disposition; GROUP] = (&mut next[base..base + GROUP])
+                .try_into()
+                .expect("a group is GROUP long");
+            *group = [Disposition::Ok; GROUP];
             if !(done[0] & done[1] & done[2] & done[3]) {
                 for (i, ok) in done.into_iter().enumerate() {
                     if !ok {
                         let $k = base + i;
-                        $slow;
+                        let d: Disposition = $slow;
+                        drops += usize::from(!d.is_ok());
+                        group[i] = d;
                     }
                 }
             }
@@ -306,11 +318,16 @@ macro_rules! unrolled {
                 let $j = i;
                 $fast
             };
-            if !ok {
+            next[i] = if ok {
+                Disposition::Ok
+            } else {
                 let $k = i;
-                $slow;
-            }
+                let d: Disposition = $slow;
+                drops += usize::from(!d.is_ok());
+                d
+            };
         }
+        drops
     }};
 }
 
@@ -324,23 +341,17 @@ unsafe fn encap_burst<K: TagKind, B: PacketBuf>(
     next: &mut [Disposition],
 ) -> usize {
     let n = pkts.len();
-    let (veth, next) = (&veth[..n], &mut next[..n]);
-    next.fill(Disposition::Ok);
-    let mut drops = 0;
+    let veth = &veth[..n];
     unrolled!(
         n,
+        &mut next[..n],
         |j| match table.get(usize::from(veth[j])) {
             // SAFETY: SSE4.1 is this function's contract.
             Some(tag) => unsafe { encap_fast(&mut pkts[j], tag) },
             None => false,
         },
-        |k| {
-            let d = encap_slow(&mut pkts[k], table, veth[k]);
-            drops += usize::from(!d.is_ok());
-            next[k] = d;
-        }
-    );
-    drops
+        |k| encap_slow(&mut pkts[k], table, veth[k])
+    )
 }
 
 /// # Safety
@@ -352,20 +363,13 @@ unsafe fn encap_uniform_burst<K: TagKind, B: PacketBuf>(
     next: &mut [Disposition],
 ) -> usize {
     let n = pkts.len();
-    let next = &mut next[..n];
-    next.fill(Disposition::Ok);
-    let mut drops = 0;
     unrolled!(
         n,
+        &mut next[..n],
         // SAFETY: SSE4.1 is this function's contract.
         |j| unsafe { encap_fast(&mut pkts[j], tag) },
-        |k| {
-            let d = encap_slow(&mut pkts[k], core::slice::from_ref(tag), 0);
-            drops += usize::from(!d.is_ok());
-            next[k] = d;
-        }
-    );
-    drops
+        |k| encap_slow(&mut pkts[k], core::slice::from_ref(tag), 0)
+    )
 }
 
 /// # Safety
@@ -377,20 +381,14 @@ unsafe fn decap_burst<K: TagKind, B: PacketBuf, const PAD: bool>(
     next: &mut [Disposition],
 ) -> usize {
     let n = pkts.len();
-    let (meta, next) = (&mut meta[..n], &mut next[..n]);
-    next.fill(Disposition::Ok);
-    let mut drops = 0;
+    let meta = &mut meta[..n];
     unrolled!(
         n,
+        &mut next[..n],
         // SAFETY: SSE4.1 is this function's contract.
         |j| unsafe { decap_fast::<K, B, PAD>(&mut pkts[j], &mut meta[j]) },
-        |k| {
-            let d = decap_slow::<K, B, PAD>(&mut pkts[k], &mut meta[k]);
-            drops += usize::from(!d.is_ok());
-            next[k] = d;
-        }
-    );
-    drops
+        |k| decap_slow::<K, B, PAD>(&mut pkts[k], &mut meta[k])
+    )
 }
 
 macro_rules! isa_kernels {
