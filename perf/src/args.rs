@@ -57,6 +57,9 @@ pub enum PeerKind {
     Testpmd,
     /// Open vSwitch with the DPDK datapath.
     Ovs,
+    /// `perf/peers/ctagfwd.c`: the plain C DPDK tag forwarder (memmove of
+    /// the MACs) that the tag targets are set against, built at run time.
+    CFwd,
 }
 
 /// Everything the command line sets.
@@ -124,7 +127,7 @@ impl Default for Args {
             duration: 5.0,
             warmup: 1.0,
             memory: "auto".into(),
-            peers: vec![PeerKind::Testpmd, PeerKind::Ovs],
+            peers: vec![PeerKind::Testpmd, PeerKind::Ovs, PeerKind::CFwd],
             vfex: "target/release/vfex".into(),
             testpmd: "dpdk-testpmd".into(),
             ovs_vswitchd: "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk".into(),
@@ -344,13 +347,14 @@ const OPTS: &[Opt] = &[
     Opt {
         long: "peers",
         value: Some("LIST"),
-        help: "testpmd, ovs, or none [testpmd,ovs]",
+        help: "testpmd, ovs, cfwd (the plain C tag forwarder, tags scenario), or none [testpmd,ovs,cfwd]",
         apply: |a, v| {
             a.peers = list(v, |s| match s {
                 "testpmd" => Ok(Some(PeerKind::Testpmd)),
                 "ovs" => Ok(Some(PeerKind::Ovs)),
+                "cfwd" => Ok(Some(PeerKind::CFwd)),
                 "none" => Ok(None),
-                _ => bail!("unknown peer {s:?}: expected testpmd, ovs or none"),
+                _ => bail!("unknown peer {s:?}: expected testpmd, ovs, cfwd or none"),
             })?
             .into_iter()
             .flatten()

@@ -92,6 +92,7 @@ fn main() -> Result<()> {
         let asked = match r.peer.as_ref().map(|j| &j.tool) {
             Some(scenario::Tool::Testpmd(_)) => a.peers.contains(&args::PeerKind::Testpmd),
             Some(scenario::Tool::Ovs(_)) => a.peers.contains(&args::PeerKind::Ovs),
+            Some(scenario::Tool::CFwd(_)) => a.peers.contains(&args::PeerKind::CFwd),
             _ => true,
         };
         if !asked {
@@ -167,6 +168,7 @@ fn main() -> Result<()> {
             peer: None,
             peer_missing: None,
             io: None,
+            peer_io: None,
         });
     }
     // Zero-loss search and latency through the memif loop: vfex and, when

@@ -19,7 +19,7 @@ fn spread(s: Option<Spread>, k: f64) -> String {
 /// The markdown table: one line per row result.
 pub fn table(results: &[RowResult]) -> String {
     let mut t = String::from(
-        "| scenario | input | frame B | workers | vfex | Mpps median (min..max) | Gbps | TSC cycles/pkt | CPU cycles/pkt | added over io | peer | peer Mpps median (min..max) | peer cycles/pkt | ratio vfex/peer | forwarded | drops | target |\n\
+        "| scenario | input | frame B | workers | vfex | Mpps median (min..max) | Gbps | TSC cycles/pkt | CPU cycles/pkt | added over io (CPU cycles where counted) | peer | peer Mpps median (min..max) | peer cycles/pkt | ratio vfex/peer | forwarded | drops | target |\n\
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
@@ -75,9 +75,11 @@ pub fn table(results: &[RowResult]) -> String {
                 .unwrap_or_else(|| "-".into()),
             f1(RowResult::tsc_cycles(&r.dut, w, r.tsc_hz())),
             f1(RowResult::cpu_cycles(&r.dut)),
-            r.added_over_io()
-                .map(|x| format!("{x:+.1}"))
-                .unwrap_or_else(|| "-".into()),
+            match (r.added_over_io(), r.peer_added_over_io(), r.added_ratio()) {
+                (Some(x), Some(p), Some(q)) => format!("{x:+.1} (peer {p:+.1}: {q:.2}x)"),
+                (Some(x), _, _) => format!("{x:+.1}"),
+                _ => "-".into(),
+            },
             peer_label,
             peer_cell,
             peer_cyc,
@@ -274,6 +276,7 @@ mod tests {
             peer: Some(vec![m(10e6), m(10e6)]),
             peer_missing: None,
             io: None,
+            peer_io: None,
         };
         let t = table(&[r(64, 1)]);
         assert!(

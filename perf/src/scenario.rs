@@ -29,6 +29,8 @@ pub enum Tool {
     VfexRole(RoleJob),
     /// Open vSwitch doing the role's equivalent on the same frames.
     OvsRole(RoleJob),
+    /// The plain C tag forwarder (`perf/peers/ctagfwd.c`) in this mode.
+    CFwd(String),
 }
 
 impl Tool {
@@ -41,6 +43,7 @@ impl Tool {
             Tool::Ovs(ops) => format!("ovs {}", ovs::label(*ops)),
             Tool::VfexRole(j) => j.vfex_label(),
             Tool::OvsRole(j) => j.ovs_label(),
+            Tool::CFwd(m) => format!("plain C {m}"),
         }
     }
 }
@@ -127,6 +130,13 @@ fn testpmd(mode: &str, tags: [Tag; 2]) -> Job {
     Job {
         tool: Tool::Testpmd(mode.into()),
         tags,
+    }
+}
+
+fn cfwd(mode: &str) -> Job {
+    Job {
+        tool: Tool::CFwd(mode.into()),
+        tags: [Tag::None; 2],
     }
 }
 
@@ -227,7 +237,16 @@ pub fn rows(a: &Args, scenario: &str, role_ok: &Result<(), String>) -> Vec<Row> 
                     vec![Input::Memif],
                     None,
                 ));
+                // The plain C forwarder of the issue (memmove of the MACs)
+                // on the same ring loop: the added cycles compared.
+                v.push(row(
+                    vfex(t),
+                    Some(cfwd(t)),
+                    vec![Input::Ring],
+                    Some("adds <= 0.5x the cycles the plain C forwarder adds over its io"),
+                ));
             }
+            v.push(row(vfex("io"), Some(cfwd("io")), vec![Input::Ring], None));
         }
         "encap" => {
             for t in &a.tags {
@@ -315,6 +334,9 @@ pub struct RowResult {
     pub peer_missing: Option<String>,
     /// vfex io's runs on the same setup (for the added cost), if run.
     pub io: Option<Vec<Result<Measurement, String>>>,
+    /// The peer's io runs on the same setup (plain C forwarder rows: its
+    /// own added cost), if run.
+    pub peer_io: Option<Vec<Result<Measurement, String>>>,
 }
 
 fn pps(v: &[Result<Measurement, String>]) -> Vec<f64> {
@@ -393,18 +415,68 @@ impl RowResult {
         Spread::of(&c).map(|s| s.median)
     }
 
-    /// Cycles per packet vfex adds over vfex io (per round, then the median).
-    pub fn added_over_io(&self) -> Option<f64> {
-        let io = self.io.as_ref()?;
-        let hz = self.tsc_hz()?;
+    /// Cycles per packet of each run: the CPU cycles `perf stat` counted
+    /// when it ran (they leave out the time the worker was not scheduled,
+    /// which TSC figures include on a shared machine), else TSC Hz x
+    /// workers / pps. `None` for a failed or empty run.
+    fn run_cycles(&self, v: &[Result<Measurement, String>]) -> Vec<Option<f64>> {
+        let hz = self.tsc_hz();
         let w = self.setup.workers as f64;
-        let d: Vec<f64> = pps(&self.dut)
-            .iter()
-            .zip(pps(io))
-            .filter(|(x, y)| **x > 0.0 && *y > 0.0)
-            .map(|(x, y)| hz * w / x - hz * w / y)
+        v.iter()
+            .map(|m| {
+                let m = m.as_ref().ok().filter(|m| m.pps > 0.0)?;
+                m.cpu_cycles_per_s
+                    .map(|c| c / m.pps)
+                    .or_else(|| hz.map(|h| h * w / m.pps))
+            })
+            .collect()
+    }
+
+    /// Per round: `a`'s cycles per packet minus `b`'s; the median.
+    fn added(
+        &self,
+        a: &[Result<Measurement, String>],
+        b: &[Result<Measurement, String>],
+    ) -> Option<f64> {
+        let d: Vec<f64> = self
+            .run_cycles(a)
+            .into_iter()
+            .zip(self.run_cycles(b))
+            .filter_map(|(x, y)| Some(x? - y?))
             .collect();
         Spread::of(&d).map(|s| s.median)
+    }
+
+    /// Cycles per packet vfex adds over vfex io (per round, then the median;
+    /// CPU cycles where `perf stat` counted them, else TSC).
+    pub fn added_over_io(&self) -> Option<f64> {
+        self.added(&self.dut, self.io.as_ref()?)
+    }
+
+    /// Cycles per packet the peer adds over its own io (plain C forwarder
+    /// rows; per round, then the median).
+    pub fn peer_added_over_io(&self) -> Option<f64> {
+        self.added(self.peer.as_ref()?, self.peer_io.as_ref()?)
+    }
+
+    /// Per round: vfex's added cycles / the peer's added cycles, then the
+    /// median (plain C forwarder rows).
+    pub fn added_ratio(&self) -> Option<f64> {
+        let c = [
+            self.run_cycles(&self.dut),
+            self.run_cycles(self.io.as_ref()?),
+            self.run_cycles(self.peer.as_ref()?),
+            self.run_cycles(self.peer_io.as_ref()?),
+        ];
+        let rounds = c.iter().map(Vec::len).min().unwrap_or(0);
+        let r: Vec<f64> = (0..rounds)
+            .filter_map(|k| {
+                let (dut, io, p, pio) = (c[0][k]?, c[1][k]?, c[2][k]?, c[3][k]?);
+                let peer_added = p - pio;
+                (peer_added > 0.0).then(|| (dut - io) / peer_added)
+            })
+            .collect();
+        Spread::of(&r).map(|s| s.median)
     }
 
     /// `Ok` when every run of vfex and of the peer forwarded.
@@ -488,6 +560,8 @@ impl RowResult {
             "vfex_tsc_cycles_per_packet": Self::tsc_cycles(&self.dut, w, self.tsc_hz()),
             "vfex_cpu_cycles_per_packet": Self::cpu_cycles(&self.dut),
             "added_cycles_over_vfex_io": self.added_over_io(),
+            "peer_added_cycles_over_its_io": self.peer_added_over_io(),
+            "added_cycles_ratio_vfex_to_peer": self.added_ratio(),
             "peer_mpps": peer.map(|s| s.json(1e-6)),
             "peer_gbps": peer.map(|s| gbps(s.median, frame)),
             "peer_tsc_cycles_per_packet": self.peer.as_ref().and_then(|p| Self::tsc_cycles(p, w, self.tsc_hz())),
@@ -532,9 +606,25 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
     {
         progress(&format!("peer testpmd: {e}"));
     }
+    let cfwd_ok = if !a.peers.contains(&PeerKind::CFwd) {
+        Err("not asked for (--peers)".to_owned())
+    } else if rows
+        .iter()
+        .any(|r| matches!(r.peer.as_ref().map(|j| &j.tool), Some(Tool::CFwd(_))))
+    {
+        tools::cfwd_binary(env).map(|_| ())
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &cfwd_ok
+        && a.peers.contains(&PeerKind::CFwd)
+    {
+        progress(&format!("peer plain C forwarder: {e}"));
+    }
     let peer_ok = |j: &Job| match j.tool {
         Tool::Ovs(_) | Tool::OvsRole(_) => ovs_ok.clone(),
         Tool::Testpmd(_) => testpmd_ok.clone(),
+        Tool::CFwd(_) => cfwd_ok.clone(),
         Tool::Vfex { .. } | Tool::VfexRole(_) => Ok(()),
     };
     let mut results = Vec::new();
@@ -615,6 +705,7 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                                 Tool::Ovs(ops) => ovs::run(env, &s, *ops),
                                 Tool::VfexRole(job) => roles::run_vfex(env, &s, job),
                                 Tool::OvsRole(job) => ovs::run_role(env, &s, job),
+                                Tool::CFwd(mode) => tools::run_cfwd(env, &s, mode),
                             }
                             .map_err(|e| format!("{e:#}"))
                         };
@@ -682,6 +773,10 @@ pub fn run_all(env: &Env, rows: &[Row], progress: &mut dyn FnMut(&str)) -> Vec<R
                         io: (norm(&r.dut) != norm(&io_job))
                             .then(|| find(&io_job))
                             .flatten(),
+                        peer_io: match r.peer.as_ref().map(|j| &j.tool) {
+                            Some(Tool::CFwd(m)) if m != "io" => find(&cfwd("io")),
+                            _ => None,
+                        },
                     });
                 }
             }
@@ -768,6 +863,7 @@ mod tests {
             peer: Some(vec![m(100e6), m(100e6), m(100e6)]),
             peer_missing: None,
             io: Some(vec![m(100e6), m(200e6), m(1.0)]),
+            peer_io: None,
         };
         assert_eq!(r.ratio(), Some(0.75));
         assert_eq!(r.dut_pps().unwrap().median, 75e6);
@@ -778,5 +874,14 @@ mod tests {
             Some(10.0)
         );
         assert!(r.verified().unwrap_err().contains("round 3: x"));
+        assert_eq!(r.peer_added_over_io(), None, "no peer io runs");
+        // The plain C forwarder's own io: 5 cycles; its tag runs 10, so it
+        // adds 5 per round; vfex adds 10 then 5: ratios 2 and 1.
+        let c = RowResult {
+            peer_io: Some(vec![m(200e6), m(200e6), m(200e6)]),
+            ..r
+        };
+        assert_eq!(c.peer_added_over_io(), Some(5.0));
+        assert_eq!(c.added_ratio(), Some(1.5));
     }
 }

@@ -7,6 +7,7 @@ use crate::pcap::{self, Tag};
 use crate::sys::{self, Proc};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct Env {
     /// Scratch directory.
     pub tmp: PathBuf,
     seq: AtomicU32,
+    /// The plain C forwarder, built on first use.
+    cfwd: std::sync::OnceLock<Result<PathBuf, String>>,
 }
 
 impl Env {
@@ -44,6 +47,7 @@ impl Env {
             perf,
             tmp,
             seq: AtomicU32::new(0),
+            cfwd: std::sync::OnceLock::new(),
         })
     }
 
@@ -373,14 +377,82 @@ fn wait_socket(sock: &Path) {
 
 /// Runs vfex with `mode` and `extra` options on `setup`.
 pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Result<Measurement> {
+    run_fwd(env, setup, &env.args.vfex, "vfex", mode, extra)
+}
+
+/// The plain C tag forwarder's source (`perf/peers/ctagfwd.c`), carried in
+/// the binary so that the harness builds it wherever it runs.
+const CFWD_SRC: &str = include_str!("../peers/ctagfwd.c");
+
+/// Builds the plain C forwarder once (`cc -O3 -march=native`, flags from
+/// `pkg-config libdpdk`) into the scratch directory; its path, or why not.
+pub fn cfwd_binary(env: &Env) -> Result<PathBuf, String> {
+    env.cfwd
+        .get_or_init(|| {
+            let src = env.tmp.join("ctagfwd.c");
+            let bin = env.tmp.join("ctagfwd");
+            std::fs::write(&src, CFWD_SRC).map_err(|e| format!("{}: {e}", src.display()))?;
+            let flags = Command::new("pkg-config")
+                .args(["--cflags", "--libs", "libdpdk"])
+                .output()
+                .map_err(|e| format!("pkg-config: {e} (scripts/setup.sh installs it)"))?;
+            if !flags.status.success() {
+                return Err(
+                    "pkg-config finds no libdpdk (scripts/setup.sh installs libdpdk-dev)".into(),
+                );
+            }
+            let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+            let out = Command::new("cc")
+                .args(["-O3", "-march=native", "-o"])
+                .arg(&bin)
+                .arg(&src)
+                .args(flags.split_whitespace())
+                .output()
+                .map_err(|e| format!("cc: {e} (scripts/setup.sh installs build-essential)"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "building ctagfwd.c failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+            }
+            Ok(bin)
+        })
+        .clone()
+}
+
+/// Runs the plain C tag forwarder in `mode` on `setup` (one worker; the
+/// ring loop and the other single-worker inputs).
+pub fn run_cfwd(env: &Env, setup: &Setup, mode: &str) -> Result<Measurement> {
+    if setup.workers != 1 {
+        bail!("the plain C forwarder runs one worker only");
+    }
+    let bin = cfwd_binary(env).map_err(|e| anyhow::anyhow!(e))?;
+    run_fwd(env, setup, &bin.to_string_lossy(), "ctagfwd", mode, &[])
+}
+
+/// Runs `bin` (vfex, or a tool with vfex's forwarding command line and
+/// output) with `--forward-mode mode` on `setup` for the warm-up and the
+/// duration.
+fn run_fwd(
+    env: &Env,
+    setup: &Setup,
+    bin: &str,
+    name: &str,
+    mode: &str,
+    extra: &[String],
+) -> Result<Measurement> {
     let a = &env.args;
-    let prefix = env.unique("vfex");
+    let prefix = env.unique(name);
     let csv = env.tmp.join(format!("{prefix}.csv"));
     let sock = env.tmp.join(format!("{prefix}.sock"));
     let memif = setup.input == Input::Memif;
     let slack = if memif { 3.0 } else { VFEX_PERIOD + 0.1 };
     let mut cmd = sys::command(
-        &a.vfex,
+        bin,
         env.perf
             .then_some((csv.as_path(), (VFEX_PERIOD * 1000.0) as u64)),
     );
@@ -412,7 +484,7 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
             &(setup.frame - pcap::FCS_LEN).to_string(),
         ]);
     }
-    let dut = Proc::spawn(cmd, "vfex")?;
+    let dut = Proc::spawn(cmd, name)?;
     let partner = if memif {
         wait_socket(&sock);
         Some(memif_partner(env, setup, &sock, setup.rxq())?)
@@ -442,7 +514,7 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
             .into_iter()
             .rev()
             .collect();
-        bail!("vfex --forward-mode {mode} failed: {}", tail.join(" | "));
+        bail!("{name} --forward-mode {mode} failed: {}", tail.join(" | "));
     }
     let periods = steady(&parse_vfex_periods(&out), VFEX_PERIOD, a.warmup, a.duration);
     let (rx, tx, drops, hz) = parse_vfex_summary(&out);
@@ -457,7 +529,7 @@ pub fn run_vfex(env: &Env, setup: &Setup, mode: &str, extra: &[String]) -> Resul
             .rev()
             .collect();
         bail!(
-            "vfex --forward-mode {mode} did not run: {}",
+            "{name} --forward-mode {mode} did not run: {}",
             tail.join(" | ")
         );
     }
