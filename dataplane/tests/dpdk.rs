@@ -194,6 +194,47 @@ fn port_configure_start_stop_and_query() {
     ));
 }
 
+/// A wire closes only its own ports when it goes: an id its handles gave
+/// back may already belong to a newer wire, whose ports must keep working;
+/// a wire dropped without ever opening its ports closes them.
+#[test]
+fn dropped_wire_closes_only_its_own_ports() {
+    let eal = eal();
+    let pool = pool(256);
+    let old = VirtualWire::new(eal, &unique("old"), 64).unwrap();
+    let (a, b) = old.ports().unwrap();
+    let ids = (a.id(), b.id());
+    drop((a, b));
+    let new = VirtualWire::new(eal, &unique("new"), 64).unwrap();
+    drop(old);
+    let (a, b) = new.ports().unwrap();
+    let reused = (a.id(), b.id()) == ids;
+    let a = started(a, &pool, 1);
+    let b = started(b, &pool, 1);
+    let mut burst: Burst<32> = Burst::new();
+    assert!(pool.alloc_bulk(&mut burst, 1));
+    burst.as_mut_slice()[0].set_data(&frame(7, 60)).unwrap();
+    assert_eq!(a.tx_queue(QueueId(0)).unwrap().tx_burst(&mut burst), 1);
+    let mut got: Burst<32> = Burst::new();
+    assert_eq!(
+        b.rx_queue(QueueId(0)).unwrap().rx_burst(&mut got),
+        1,
+        "ids reused: {reused}"
+    );
+    assert_eq!(got.as_slice()[0].data(), &frame(7, 60)[..]);
+    drop(got);
+    drop((a, b));
+    drop(new);
+
+    let unused = VirtualWire::new(eal, &unique("unused"), 64).unwrap();
+    let name = format!("{}_a", unused.name());
+    drop(unused);
+    assert!(
+        Port::attach(eal, &name).is_err(),
+        "{name} was closed with its wire"
+    );
+}
+
 #[test]
 fn ring_wire_carries_exact_frames_both_ways() {
     let eal = eal();

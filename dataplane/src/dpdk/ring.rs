@@ -121,12 +121,21 @@ impl<'eal> VirtualWire<'eal> {
 
 impl Drop for VirtualWire<'_> {
     fn drop(&mut self) {
-        for id in self.ports {
-            // SAFETY: the ports are closed (Port handles borrow the wire and
-            // are gone); releasing the closed ethdev slots is then allowed.
-            // Mbufs still queued in the rings are freed before the rings.
+        for (id, side) in self.ports.into_iter().zip(["a", "b"]) {
+            // Close the port only if it is still this wire's: its Port
+            // handle normally closed it already, and another thread may
+            // since have been given the same id for a port of its own, so
+            // the id is looked up by this wire's (unique) port name.
+            let Ok(c) = cstring(&format!("{}_{side}", self.name)) else {
+                continue;
+            };
+            let mut found = 0u16;
+            // SAFETY: valid NUL-terminated name and out-pointer; the port,
+            // if it is ours, has no Port handle left (they borrow the wire),
+            // so closing it is allowed. Mbufs still queued in the rings are
+            // freed below, before the rings.
             unsafe {
-                if sys::rte_eth_dev_is_valid_port(id.0) != 0 {
+                if sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut found) == 0 && found == id.0 {
                     sys::rte_eth_dev_close(id.0);
                 }
             }
