@@ -58,6 +58,17 @@ pub fn load_config(path: &Path, opts: &Options) -> Result<Config, RunError> {
         .map_err(|e| RunError::Usage(anyhow!("{e}")))
 }
 
+/// The kernel interfaces of the control thread: sysfs under `sysfs_root`
+/// (`--sysfs-root`, `/sys` unless testing or in a container) and a route
+/// netlink socket in this network namespace.
+pub(crate) fn hardware(sysfs_root: &Path) -> Result<Hardware, vfex_control::netlink::NlError> {
+    Ok(Hardware {
+        sysfs: Box::new(vfex_control::sriov::RealSysfs::new(sysfs_root)),
+        netlink: Box::new(vfex_control::netlink::RtNetlink::open()?),
+        vf_wait: vfex_control::sriov::VF_WAIT,
+    })
+}
+
 /// Whether the configuration names PCI devices (then EAL must scan PCI).
 pub fn needs_pci(cfg: &Config) -> bool {
     cfg.ports
@@ -150,8 +161,9 @@ pub fn run(
     let hk = eal.lcore_cpu(eal.main_lcore());
     let worker_cores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
     let sriov = !cfg.sriov.is_empty();
+    let sysfs_root = opts.sysfs_root.clone();
     let control = ctl::spawn(hk, &worker_cores, ControlOptions::default(), move || {
-        let hw = Hardware::system().map_err(|e| {
+        let hw = hardware(&sysfs_root).map_err(|e| {
             ctl::ControlError::Apply(format!(
                 "netlink: {e}{}",
                 if sriov {
@@ -172,8 +184,6 @@ pub fn run(
         Response::Tables(c) => c,
         other => return Err(anyhow!("control thread: {other:?}").into()),
     };
-    let role = rcu.load().role();
-
     // Ports, in the configuration's order (the tables' port indexes).
     let nports = compiled.ports.len();
     let txq = opts.txq.unwrap_or(nworkers as u16);
@@ -211,7 +221,7 @@ pub fn run(
             .with_context(|| format!("starting port {} ({})", c.name, p.name()))?;
     }
     println!(
-        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, memory: {}, kernels {}, tsc-hz {}",
+        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, burst {}, memory: {}, kernels {}, tsc-hz {}",
         compiled.role.name(),
         compiled.encap.name(),
         nworkers,
@@ -223,6 +233,7 @@ pub fn run(
         nports,
         compiled.veths.len(),
         compiled.vif_lists.len(),
+        opts.burst,
         if plan.hugepages {
             "hugepages"
         } else {
@@ -271,37 +282,53 @@ pub fn run(
     let mut sh = Shell::new(opts)?;
     let start = Instant::now();
     let mut forwarding = true;
+    let mut restarted = false;
     loop {
         let outcome = if forwarding {
+            // The role and encapsulation may have changed while stopped
+            // (`set role`, `set encap`): the workers run the role of the
+            // tables now published.
+            let role = rcu.load().role();
+            if restarted && let Some(c) = ctx.compiled() {
+                println!(
+                    "forwarding started: {} ({}), tables generation {}",
+                    c.role.name(),
+                    c.encap.name(),
+                    c.generation
+                );
+            }
             let hz = dpdk::tsc_hz();
             let kernels = Kernels::detect().map_err(|e| anyhow!("{e}"))?;
             let monitor = || monitor(&ctx, opts, stop, hup, start, &mut sh);
             let r = match role {
-                Role::Extender(_) => worker::launch(
+                Role::Extender(_) => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Extender::new(rcu.reader(), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
                     monitor,
                 ),
-                Role::Station { .. } => worker::launch(
+                Role::Station { .. } => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Station::new(rcu.reader(), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
                     monitor,
                 ),
-                Role::Bridge => worker::launch(
+                Role::Bridge => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Bridge::new(rcu.reader(), Arc::clone(&learn), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
@@ -319,7 +346,10 @@ pub fn run(
                 println!("forwarding stopped (start / quit)");
                 forwarding = false;
             }
-            Outcome::Start => forwarding = true,
+            Outcome::Start => {
+                forwarding = true;
+                restarted = true;
+            }
         }
     }
     summary(&ctx, start.elapsed());
@@ -746,6 +776,22 @@ impl Shell {
             }),
             ShellCmd::SetEncap(e) => edit(ctx, |doc| {
                 doc.insert("encap".into(), toml::Value::String(e.clone()));
+                // Each vEth keeps its tag id under the new encapsulation's
+                // key (vif, ecid, svid; none has no id); the whole result is
+                // validated (an id out of the new range is refused).
+                let key = match e.as_str() {
+                    "vntag" => Some("vif"),
+                    "etag" => Some("ecid"),
+                    "stag" => Some("svid"),
+                    _ => None,
+                };
+                for (_, v) in table_at(doc, "veths")?.iter_mut() {
+                    let toml::Value::Table(v) = v else { continue };
+                    let id = ["vif", "ecid", "svid"].iter().find_map(|k| v.remove(*k));
+                    if let (Some(k), Some(id)) = (key, id) {
+                        v.insert(k.into(), id);
+                    }
+                }
                 Ok(())
             }),
             ShellCmd::VethAdd { name, fields } => edit(ctx, |doc| {

@@ -190,7 +190,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     if !generating {
         println!(
-            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
+            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, burst {}, memory: {}, tsc-hz {}",
             opts.forward_mode,
             nworkers,
             lcores
@@ -200,6 +200,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
                 .join(","),
             streams,
             opts.topology,
+            opts.burst,
             if plan.hugepages {
                 "hugepages"
             } else {
@@ -223,7 +224,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         return r;
     }
     if opts.tx_first {
-        tx_first(&pool, &ports, opts.txpkts)?;
+        tx_first(&pool, &ports, opts.txpkts, opts.burst)?;
     }
     let counters: Arc<Vec<WorkerCounters>> = Arc::new(
         (0..nworkers)
@@ -246,11 +247,11 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         counters: &counters,
         nworkers,
     };
-    fwd::forward(
+    fwd::forward_burst(
         eal,
         &ports,
         lcores,
-        (opts.forward_mode, opts.topology),
+        (opts.forward_mode, opts.topology, opts.burst),
         &counters,
         stop,
         || monitor.run(opts, stop, start),
@@ -298,8 +299,14 @@ fn tx_first_frame(len: usize) -> Vec<u8> {
     f
 }
 
-/// Sends one burst of `len`-byte frames (`--txpkts`) on queue 0 of every port.
-fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunError> {
+/// Sends one burst of `burst` (`--burst`) `len`-byte frames (`--txpkts`) on
+/// queue 0 of every port.
+fn tx_first(
+    pool: &Mempool<'_>,
+    ports: &[Port<'_>],
+    len: u16,
+    burst: usize,
+) -> Result<(), RunError> {
     let frame = tx_first_frame(usize::from(len));
     // Links of some devices (net_memif) come up only once the peer process
     // has connected: wait for them a while, as testpmd does.
@@ -318,7 +325,7 @@ fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunE
     }
     for p in ports {
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
-        if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {
+        if !pool.alloc_bulk(&mut b, burst) {
             return Err(anyhow!("mempool empty before --tx-first").into());
         }
         for m in b.as_mut_slice() {
