@@ -955,3 +955,132 @@ fn interactive_demo_takes_commands_from_stdin_until_quit() {
     assert!(out.contains("Demo summary"), "{out}");
     assert_cleaned_up(tag);
 }
+
+/// Runs vfex over two pcap ports (`in0`/`in1` -> `out0`/`out1`) with
+/// `vfex_args`; returns the directory, stdout and what each port sent.
+fn pcap_pair(
+    tag: &str,
+    f0: &[Vec<u8>],
+    f1: &[Vec<u8>],
+    vfex_args: &[&str],
+) -> (PathBuf, String, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let dir = tempdir(tag);
+    write_pcap(&dir.join("in0.pcap"), f0);
+    write_pcap(&dir.join("in1.pcap"), f1);
+    let mut a = eal(tag);
+    for i in 0..2 {
+        a.push("--vdev".into());
+        a.push(format!(
+            "net_pcap{i},rx_pcap={},tx_pcap={}",
+            dir.join(format!("in{i}.pcap")).display(),
+            dir.join(format!("out{i}.pcap")).display()
+        ));
+    }
+    a.push("--".into());
+    a.extend(vfex_args.iter().map(|s| s.to_string()));
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{vfex_args:?}: {out}\n{err}");
+    assert!(!err.contains("mbufs still in use"), "{err}");
+    assert_cleaned_up(tag);
+    let (o0, o1) = (
+        read_pcap(&dir.join("out0.pcap")),
+        read_pcap(&dir.join("out1.pcap")),
+    );
+    (dir, out, o0, o1)
+}
+
+/// `--burst N`: the engines and the role workers receive at most N per rx
+/// burst and flush at N; every frame is forwarded exactly, in order, with
+/// a burst of 1 and one that does not divide the traffic (7). Bad values
+/// exit 2 naming the token and the range.
+#[test]
+fn burst_sizes_forward_every_frame_exactly_and_bad_values_exit_2() {
+    let f0: Vec<Vec<u8>> = (0..137).map(|i| frame(i, 60 + i as usize % 300)).collect();
+    let f1: Vec<Vec<u8>> = (5000..5043).map(|i| frame(i, 90)).collect();
+    for (burst, mode) in [("1", "io"), ("7", "io"), ("7", "macswap")] {
+        let tag = format!("burst{burst}{mode}");
+        let (dir, out, o0, o1) = pcap_pair(
+            &tag,
+            &f0,
+            &f1,
+            &[
+                "--burst",
+                burst,
+                "--forward-mode",
+                mode,
+                "--duration",
+                "1.5",
+                "--stats-period",
+                "0",
+            ],
+        );
+        assert!(out.contains(&format!("burst {burst},")), "{out}");
+        let swap = |v: &[Vec<u8>]| -> Vec<Vec<u8>> {
+            v.iter()
+                .map(|f| {
+                    let mut f = f.clone();
+                    if mode == "macswap" {
+                        let (d, s) = f[..12].split_at_mut(6);
+                        d.swap_with_slice(s);
+                    }
+                    f
+                })
+                .collect()
+        };
+        assert_eq!(o1, swap(&f0), "--burst {burst} {mode}: port 0 -> port 1");
+        assert_eq!(o0, swap(&f1), "--burst {burst} {mode}: port 1 -> port 0");
+        assert!(out.contains("RX-packets: 180"), "{out}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+    // A role worker (the port extender) with --burst 3: every VM frame
+    // reaches the uplink tagged, in order.
+    let tag = "burstrole";
+    let dir = tempdir(tag);
+    let vm: Vec<Vec<u8>> = (0..50u8)
+        .map(|i| eth(VM2, VM1, 0x88b5, &[i; 20]))
+        .collect();
+    write_pcap(&dir.join("vm1-in.pcap"), &vm);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    write_pcap(&dir.join("up-in.pcap"), &[]);
+    let cfg = extender_config(&dir, tag, "");
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--burst",
+            "3",
+            "--stop-after-idle",
+            "300",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("burst 3,"), "{out}");
+    let up = read_pcap(&dir.join("up-out.pcap"));
+    assert_eq!(up.len(), vm.len(), "{out}");
+    for (i, f) in up.iter().enumerate() {
+        assert_eq!(&f[12..14], &[0x89, 0x26], "VN-Tag on frame {i}");
+        assert_eq!(f[20..40], [i as u8; 20], "frame {i} in order");
+    }
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+    for bad in ["0", "33", "x"] {
+        let o = Command::new(VFEX)
+            .args(["--", "--burst", bad])
+            .output()
+            .unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "--burst {bad}: {err}");
+        assert!(
+            err.contains(&format!("--burst {bad}: \"{bad}\" is not a burst size"))
+                && err.contains("expected 1 to 32 (32 is the compiled maximum"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
