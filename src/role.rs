@@ -155,31 +155,12 @@ pub fn run(
     let nworkers = lcores.len();
 
     // The control thread: applies SR-IOV, compiles, publishes generation 1.
-    let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
     // Pinning is by CPU, which differs from the lcore id with --lcores
     // mappings (e.g. 0@1,1@0).
     let hk = eal.lcore_cpu(eal.main_lcore());
     let worker_cores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
-    let sriov = !cfg.sriov.is_empty();
-    let sysfs_root = opts.sysfs_root.clone();
-    let control = ctl::spawn(hk, &worker_cores, ControlOptions::default(), move || {
-        let hw = hardware(&sysfs_root).map_err(|e| {
-            ctl::ControlError::Apply(format!(
-                "netlink: {e}{}",
-                if sriov {
-                    ""
-                } else {
-                    " (needed for VF settings)"
-                }
-            ))
-        })?;
-        ctl::Control::new(cfg, Box::new(publisher), hw)
-    })
-    .map_err(|e| RunError::Usage(anyhow!("{e}")))?;
-    let rcu = slot
-        .get()
-        .cloned()
-        .ok_or_else(|| anyhow!("the control thread published no tables"))?;
+    let (mut control, mut rcu) = spawn_control(cfg, hk, &worker_cores, &opts.sysfs_root)
+        .map_err(|e| RunError::Usage(anyhow!("{e}")))?;
     let compiled = match control.call(Command::ShowTables) {
         Response::Tables(c) => c,
         other => return Err(anyhow!("control thread: {other:?}").into()),
@@ -270,20 +251,20 @@ pub fn run(
         }],
     )?;
     let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
-    let ctx = Ctx {
-        ports: &ports,
-        counters: &counters,
-        control: &control,
-        rcu: &rcu,
-        learn: &learn,
-        nworkers,
-        config_path: opts.config.clone(),
-    };
     let mut sh = Shell::new(opts)?;
     let start = Instant::now();
     let mut forwarding = true;
     let mut restarted = false;
     loop {
+        let ctx = Ctx {
+            ports: &ports,
+            counters: &counters,
+            control: &control,
+            rcu: &rcu,
+            learn: &learn,
+            nworkers,
+            config_path: opts.config.clone(),
+        };
         let outcome = if forwarding {
             // The role and encapsulation may have changed while stopped
             // (`set role`, `set encap`): the workers run the role of the
@@ -340,8 +321,38 @@ pub fn run(
         } else {
             sh.stopped(&ctx)
         };
+        drop(ctx);
         match outcome {
             Outcome::Quit => break,
+            Outcome::Replace { what, text } => {
+                // A role or encapsulation change (only while stopped): the
+                // published tables cannot change role under the workers'
+                // pipelines, so a new control thread takes the new
+                // configuration; the old one stays if it is refused.
+                let new = vfex_control::config::parse("(running configuration)", &text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|cfg| {
+                        spawn_control(cfg, hk, &worker_cores, &opts.sysfs_root)
+                            .map_err(|e| e.to_string())
+                    });
+                match new {
+                    Ok((c, r)) if r.load().ports() != rcu.load().ports() => {
+                        c.shutdown();
+                        println!("error: {what}: the ports would change; nothing changed");
+                    }
+                    Ok((c, r)) => {
+                        std::mem::replace(&mut control, c).shutdown();
+                        rcu = r;
+                        let t = rcu.load();
+                        println!(
+                            "{what}: done, {:?} with {} vEths; start forwards with it",
+                            t.role(),
+                            t.veths().len()
+                        );
+                    }
+                    Err(e) => println!("error: {what}: {e}; nothing changed"),
+                }
+            }
             Outcome::Stop => {
                 println!("forwarding stopped (start / quit)");
                 forwarding = false;
@@ -352,6 +363,15 @@ pub fn run(
             }
         }
     }
+    let ctx = Ctx {
+        ports: &ports,
+        counters: &counters,
+        control: &control,
+        rcu: &rcu,
+        learn: &learn,
+        nworkers,
+        config_path: opts.config.clone(),
+    };
     summary(&ctx, start.elapsed());
     drop(ctx);
     control.shutdown();
@@ -366,6 +386,38 @@ pub fn run(
     Ok(())
 }
 
+/// Starts the control thread for `cfg` (SR-IOV applied, tables compiled
+/// and published as generation 1 into a new RCU handle).
+fn spawn_control(
+    cfg: Config,
+    hk: usize,
+    worker_cores: &[usize],
+    sysfs_root: &Path,
+) -> Result<(ControlHandle, Arc<Rcu<Tables>>), String> {
+    let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
+    let sriov = !cfg.sriov.is_empty();
+    let sysfs_root = sysfs_root.to_path_buf();
+    let control = ctl::spawn(hk, worker_cores, ControlOptions::default(), move || {
+        let hw = hardware(&sysfs_root).map_err(|e| {
+            ctl::ControlError::Apply(format!(
+                "netlink: {e}{}",
+                if sriov {
+                    ""
+                } else {
+                    " (needed for VF settings)"
+                }
+            ))
+        })?;
+        ctl::Control::new(cfg, Box::new(publisher), hw)
+    })
+    .map_err(|e| e.to_string())?;
+    let rcu = slot
+        .get()
+        .cloned()
+        .ok_or_else(|| "the control thread published no tables".to_string())?;
+    Ok((control, rcu))
+}
+
 /// The flag that stops the workers of one `launch` (the run's own `stop`
 /// stops everything; this one lets `stop` in the shell end forwarding
 /// without ending the run).
@@ -375,7 +427,7 @@ fn stop_flag() -> &'static AtomicBool {
 }
 
 /// How a forwarding period ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Exit.
     Quit,
@@ -383,6 +435,14 @@ pub(crate) enum Outcome {
     Stop,
     /// Forwarding (re)starts.
     Start,
+    /// While stopped: run this configuration (a new role or encapsulation)
+    /// from the next start; the shell goes on.
+    Replace {
+        /// The command, for messages.
+        what: String,
+        /// The whole configuration.
+        text: String,
+    },
 }
 
 /// Runs on the main lcore while the workers forward: periodic stats,
@@ -770,11 +830,18 @@ impl Shell {
                     "error: stop forwarding first (the role and encapsulation change only when stopped)"
                 )
             }
-            ShellCmd::SetRole(r) => edit(ctx, |doc| {
-                doc.insert("role".into(), toml::Value::String(r.clone()));
-                Ok(())
-            }),
-            ShellCmd::SetEncap(e) => edit(ctx, |doc| {
+            ShellCmd::SetRole(r) => {
+                return edited(ctx, |doc| {
+                    doc.insert("role".into(), toml::Value::String(r.clone()));
+                    Ok(())
+                })
+                .map(|text| Outcome::Replace {
+                    what: format!("set role {r}"),
+                    text,
+                });
+            }
+            ShellCmd::SetEncap(e) => {
+                return edited(ctx, |doc| {
                 doc.insert("encap".into(), toml::Value::String(e.clone()));
                 // Each vEth keeps its tag id under the new encapsulation's
                 // key (vif, ecid, svid; none has no id); the whole result is
@@ -793,7 +860,12 @@ impl Shell {
                     }
                 }
                 Ok(())
-            }),
+                })
+                .map(|text| Outcome::Replace {
+                    what: format!("set encap {e}"),
+                    text,
+                });
+            }
             ShellCmd::VethAdd { name, fields } => edit(ctx, |doc| {
                 let t = table_at(doc, "veths")?;
                 if t.contains_key(&name) {
@@ -939,21 +1011,39 @@ fn table_at<'d>(doc: &'d mut toml::Table, key: &str) -> Result<&'d mut toml::Tab
 /// through the control thread: validated as a whole; on any error nothing
 /// changes.
 fn edit(ctx: &Ctx<'_, '_>, f: impl FnOnce(&mut toml::Table) -> Result<(), String>) {
+    if let Some(text) = edited(ctx, f) {
+        print_response(ctx.control.call(Command::LoadConfigText {
+            name: "(running configuration + this command)".into(),
+            text,
+        }));
+    }
+}
+
+/// The running configuration with `f` applied, as TOML text; `None` (the
+/// error printed) when `f` refuses.
+fn edited(
+    ctx: &Ctx<'_, '_>,
+    f: impl FnOnce(&mut toml::Table) -> Result<(), String>,
+) -> Option<String> {
     let text = match ctx.control.call(Command::ShowConfig) {
         Response::Text(t) | Response::Ok(t) => t,
-        other => return print_response(other),
+        other => {
+            print_response(other);
+            return None;
+        }
     };
     let mut doc: toml::Table = match text.parse() {
         Ok(d) => d,
-        Err(e) => return println!("error: the running configuration does not parse: {e}"),
+        Err(e) => {
+            println!("error: the running configuration does not parse: {e}");
+            return None;
+        }
     };
     if let Err(e) = f(&mut doc) {
-        return println!("error: {e}");
+        println!("error: {e}");
+        return None;
     }
-    print_response(ctx.control.call(Command::LoadConfigText {
-        name: "(running configuration + this command)".into(),
-        text: doc.to_string(),
-    }));
+    Some(doc.to_string())
 }
 
 fn show_port(ctx: &Ctx<'_, '_>, what: PortShow, sel: PortSel) {
