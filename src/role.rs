@@ -350,7 +350,9 @@ pub fn run(
                             t.veths().len()
                         );
                     }
-                    Err(e) => println!("error: {what}: {e}; nothing changed"),
+                    Err(e) => {
+                        println!("error: {what}: {}; nothing changed", one_error_one_line(&e))
+                    }
                 }
             }
             Outcome::Stop => {
@@ -775,6 +777,12 @@ impl Shell {
             ShellCmd::Stop => return Some(Outcome::Stop),
             ShellCmd::Quit => return Some(Outcome::Quit),
             ShellCmd::ShowPort { what, port } => show_port(ctx, what, port),
+            ShellCmd::ClearPortStats(PortSel::One(n)) if usize::from(n) >= ctx.ports.len() => {
+                println!(
+                    "error: clear port stats: no port {n} (ports 0..{})",
+                    ctx.ports.len().saturating_sub(1)
+                )
+            }
             ShellCmd::ClearPortStats(sel) => {
                 for (i, p) in ctx.ports.iter().enumerate() {
                     if sel == PortSel::All || sel == PortSel::One(i as u16) {
@@ -842,24 +850,24 @@ impl Shell {
             }
             ShellCmd::SetEncap(e) => {
                 return edited(ctx, |doc| {
-                doc.insert("encap".into(), toml::Value::String(e.clone()));
-                // Each vEth keeps its tag id under the new encapsulation's
-                // key (vif, ecid, svid; none has no id); the whole result is
-                // validated (an id out of the new range is refused).
-                let key = match e.as_str() {
-                    "vntag" => Some("vif"),
-                    "etag" => Some("ecid"),
-                    "stag" => Some("svid"),
-                    _ => None,
-                };
-                for (_, v) in table_at(doc, "veths")?.iter_mut() {
-                    let toml::Value::Table(v) = v else { continue };
-                    let id = ["vif", "ecid", "svid"].iter().find_map(|k| v.remove(*k));
-                    if let (Some(k), Some(id)) = (key, id) {
-                        v.insert(k.into(), id);
+                    doc.insert("encap".into(), toml::Value::String(e.clone()));
+                    // Each vEth keeps its tag id under the new encapsulation's
+                    // key (vif, ecid, svid; none has no id); the whole result is
+                    // validated (an id out of the new range is refused).
+                    let key = match e.as_str() {
+                        "vntag" => Some("vif"),
+                        "etag" => Some("ecid"),
+                        "stag" => Some("svid"),
+                        _ => None,
+                    };
+                    for (_, v) in table_at(doc, "veths")?.iter_mut() {
+                        let toml::Value::Table(v) = v else { continue };
+                        let id = ["vif", "ecid", "svid"].iter().find_map(|k| v.remove(*k));
+                        if let (Some(k), Some(id)) = (key, id) {
+                            v.insert(k.into(), id);
+                        }
                     }
-                }
-                Ok(())
+                    Ok(())
                 })
                 .map(|text| Outcome::Replace {
                     what: format!("set encap {e}"),
@@ -880,14 +888,14 @@ impl Shell {
                     return Err(format!("no vEth {name}"));
                 };
                 v.extend(fields_table(&fields)?);
+                // profile="" removes the profile (as in the control API).
+                if v.get("profile").and_then(|p| p.as_str()) == Some("") {
+                    v.remove("profile");
+                }
                 Ok(())
             }),
-            ShellCmd::VethDel(name) => edit(ctx, |doc| {
-                table_at(doc, "veths")?
-                    .remove(&name)
-                    .map(|_| ())
-                    .ok_or_else(|| format!("no vEth {name}"))
-            }),
+            // The control thread also drops it from the VIF lists.
+            ShellCmd::VethDel(name) => print_response(ctx.control.call(Command::VethDel { name })),
             ShellCmd::ProfileAdd { name, fields } => edit(ctx, |doc| {
                 let t = table_at(doc, "profiles")?;
                 if t.contains_key(&name) {
@@ -962,10 +970,21 @@ fn smoltcp_mac(m: &[u8; 6]) -> String {
         .join(":")
 }
 
+/// A report of one error on one line ("1 error in ...:" and the message);
+/// several errors keep a line each.
+fn one_error_one_line(s: &str) -> String {
+    let s = s.trim_end();
+    if s.starts_with("1 error") && s.lines().count() == 2 {
+        s.replacen('\n', " ", 1)
+    } else {
+        s.to_string()
+    }
+}
+
 fn print_response(r: Response) {
     match r {
         Response::Ok(s) | Response::Text(s) => println!("{}", s.trim_end()),
-        Response::Err(s) => println!("error: {}", s.trim_end()),
+        Response::Err(s) => println!("error: {}", one_error_one_line(&s)),
         Response::Tables(c) => println!("generation {}", c.generation),
     }
 }

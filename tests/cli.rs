@@ -1037,9 +1037,7 @@ fn burst_sizes_forward_every_frame_exactly_and_bad_values_exit_2() {
     // reaches the uplink tagged, in order.
     let tag = "burstrole";
     let dir = tempdir(tag);
-    let vm: Vec<Vec<u8>> = (0..50u8)
-        .map(|i| eth(VM2, VM1, 0x88b5, &[i; 20]))
-        .collect();
+    let vm: Vec<Vec<u8>> = (0..50u8).map(|i| eth(VM2, VM1, 0x88b5, &[i; 20])).collect();
     write_pcap(&dir.join("vm1-in.pcap"), &vm);
     write_pcap(&dir.join("vm2-in.pcap"), &[]);
     write_pcap(&dir.join("up-in.pcap"), &[]);
@@ -1083,4 +1081,330 @@ fn burst_sizes_forward_every_frame_exactly_and_bad_values_exit_2() {
         );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// Runs vfex with `args` and `-i`, writing each chunk of `script` to its
+/// stdin after the pause before it; returns (status, stdout, stderr).
+fn shell_run(
+    args: &[String],
+    script: &[(u64, &str)],
+) -> (std::process::ExitStatus, String, String) {
+    let mut a = args.to_vec();
+    a.push("-i".into());
+    let mut c = Command::new(VFEX)
+        .args(&a)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut i = c.stdin.take().unwrap();
+        for (pause_ms, chunk) in script {
+            std::thread::sleep(Duration::from_millis(*pause_ms));
+            i.write_all(chunk.as_bytes()).unwrap();
+        }
+    }
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            c.kill().ok();
+            panic!("vfex did not quit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let o = c.wait_with_output().unwrap();
+    let (out, err) = text(&o);
+    (status, out, err)
+}
+
+/// Numbers after `key` in the lines of `out` that contain `marker`, in
+/// order (e.g. the `to-vm` count of every `veth web1:` line).
+fn numbers_after(out: &str, marker: &str, key: &str) -> Vec<u64> {
+    out.lines()
+        .filter(|l| l.contains(marker))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|x| *x == key)?;
+            w.next()?.trim_end_matches(',').parse().ok()
+        })
+        .collect()
+}
+
+/// An extender whose uplink replays (pcap `infinite_rx`) one VN-Tag frame
+/// for vm1 (dst VIF 101) without end, so traffic flows while the shell
+/// works; what the ports send goes to /dev/null.
+fn replaying_extender(dir: &Path, tag: &str) -> PathBuf {
+    let mut down = eth(
+        VM1,
+        [2, 0, 0, 0, 9, 9],
+        0x8926,
+        &[0x80, 0x65, 0, 0, 0x88, 0xb5, 1],
+    );
+    down.truncate(60);
+    write_pcap(&dir.join("up-in.pcap"), &[down]);
+    write_pcap(&dir.join("vm1-in.pcap"), &[eth(VM2, VM1, 0x88b5, b"x")]);
+    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    let p = |n: &str| dir.join(n).display().to_string();
+    let cfg = format!(
+        r#"role = "port-extender"
+encap = "vntag"
+
+[ports.uplink]
+kind = "uplink"
+devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap=/dev/null,infinite_rx=1"
+
+[ports.vm1]
+kind = "downlink"
+devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap=/dev/null"
+
+[ports.vm2]
+kind = "downlink"
+devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap=/dev/null"
+
+[veths.web1]
+port = "vm1"
+vif = 101
+mac = "02:00:00:00:01:01"
+
+[veths.web2]
+port = "vm2"
+vif = 102
+mac = "02:00:00:00:01:02"
+
+[vif_lists.grp]
+id = 5000
+members = ["web1", "web2"]
+"#,
+        p("up-in.pcap"),
+        p("vm1-in.pcap"),
+        p("vm2-in.pcap"),
+    );
+    let path = dir.join("vfex.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+/// Every show command, profile and vEth edits, save/load (round trip,
+/// hitless), clear port stats, and set role / set encap (refused while
+/// forwarding, accepted when stopped, effective after start), through
+/// `-i` with traffic flowing.
+#[test]
+fn shell_commands_execute_with_traffic_flowing() {
+    let tag = "shellall";
+    let dir = tempdir(tag);
+    let cfg = replaying_extender(&dir, tag);
+    let saved = dir.join("saved.toml");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "role = \"port-extender\"\nencap = \"vntag\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let mut a = eal(tag);
+    a.extend(["--", "--config", &cfg.display().to_string()].map(String::from));
+    let script = format!(
+        "help\nhelp vf\nshow port info all\nshow port stats 0\nshow port xstats 1\n\
+show veth\nshow veth web1\nshow veth stats\nshow veth web1 stats\nshow mac-table\nshow vif-list\n\
+show fwd stats\nshow status\nset role controlling-bridge\nset encap etag\n\
+profile add web pcp=3\nprofile set web pcp=5\nveth set web2 profile=\"web\"\nprofile del web\n\
+veth del web2\nveth add web2b port=\"vm2\" vif=105 profile=\"web\"\nshow veth web2b\nprofile del web\n\
+veth set web2b profile=\"\"\nprofile del web\nshow status\n\
+save config {saved}\nshow config\n",
+        saved = saved.display()
+    );
+    let script2 = format!(
+        "show veth web1 stats\nload config {saved}\nload config {bad}\nshow status\n",
+        saved = saved.display(),
+        bad = bad.display()
+    );
+    let (status, out, err) = shell_run(
+        &a,
+        &[
+            (1000, &script),
+            (300, &script2),
+            (
+                700,
+                "show veth web1 stats\nstop\nshow veth web1 stats\nclear port stats all\nshow port stats all\nclear port stats 1\nset encap stag\nset encap etag\nshow status\nstart\n",
+            ),
+            (
+                800,
+                "show fwd stats\nshow veth web1 stats\nstop\nset role controlling-bridge\nstart\n",
+            ),
+            (800, "show status\nshow fwd stats\nquit\n"),
+        ],
+    );
+    assert!(status.success(), "{out}\n{err}");
+    // help: every command; help vf: the vf commands only.
+    for w in [
+        "show port info|stats|xstats all|N",
+        "clear port stats all|N",
+        "vf create PF N",
+        "save config FILE",
+        "set role port-extender|vepa-station|controlling-bridge",
+    ] {
+        assert!(out.contains(w), "help: {w}: {out}");
+    }
+    assert_eq!(out.matches("vf set PF INDEX key=value").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("show port info|stats|xstats").count(),
+        1,
+        "{out}"
+    );
+    // show port info/stats/xstats.
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("port {i}: net_pcap{tag}{i} driver net_pcap mac ")),
+            "{out}"
+        );
+    }
+    let rx0 = numbers_after(&out, &format!("port 0: net_pcap{tag}0 rx"), "rx");
+    assert!(rx0.first().is_some_and(|n| *n > 0), "{out}");
+    assert!(out.contains(&format!("port 1: net_pcap{tag}1\n")), "{out}");
+    assert!(out.contains("  rx_good_packets "), "xstats: {out}");
+    // show veth, mac-table, vif-list, fwd stats, status.
+    assert!(out.contains("veth web1 port 1 id 101 profile -"), "{out}");
+    assert!(out.contains("veth web2 port 2 id 102 profile -"), "{out}");
+    let to_vm = numbers_after(&out, "veth web1: from-vm", "to-vm");
+    assert_eq!(to_vm.len(), 6, "{out}");
+    assert!(to_vm[0] > 0, "{out}");
+    assert!(
+        out.contains("veth web2: from-vm 0 pkts 0 B, to-vm 0 pkts"),
+        "{out}"
+    );
+    assert!(out.contains("  02:00:00:00:01:01  veth web1"), "{out}");
+    assert!(out.contains("  grp id 5000 members web1, web2"), "{out}");
+    assert!(out.contains("Forward statistics"), "{out}");
+    assert!(
+        out.contains("role port-extender encap vntag\ngeneration 1\nports 3, vEths 2, VIF lists 1"),
+        "{out}"
+    );
+    // set role / set encap refused while forwarding, with the reason.
+    assert_eq!(
+        out.matches(
+            "error: stop forwarding first (the role and encapsulation change only when stopped)"
+        )
+        .count(),
+        2,
+        "{out}"
+    );
+    // Profiles and vEths, each change a new generation; refusals change nothing.
+    assert!(out.contains("published generation 2"), "profile add: {out}");
+    assert!(out.contains("published generation 3"), "profile set: {out}");
+    assert!(out.contains("published generation 4"), "veth set: {out}");
+    assert!(
+        out.contains("error: profile `web` is inherited by vEth `web2`"),
+        "{out}"
+    );
+    assert!(out.contains("published generation 5"), "veth del: {out}");
+    assert!(out.contains("published generation 6"), "veth add: {out}");
+    assert!(
+        out.contains("veth web2b port 2 id 105 profile web"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error: profile `web` is inherited by vEth `web2b`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("published generation 7"),
+        "veth set profile=\"\": {out}"
+    );
+    assert!(out.contains("published generation 8"), "profile del: {out}");
+    assert!(
+        out.contains("generation 8\nports 3, vEths 2, VIF lists 1"),
+        "{out}"
+    );
+    // save config then load config: the file is the running configuration
+    // and loads (a new generation, the same content), hitless.
+    assert!(
+        out.contains(&format!("saved to {}", saved.display())),
+        "{out}"
+    );
+    let file = std::fs::read_to_string(&saved).unwrap();
+    let body = file.split_once('\n').unwrap().1;
+    assert!(file.starts_with("# vfex configuration"), "{file}");
+    assert!(
+        out.contains(body.trim_end()),
+        "show config = saved file:\n{body}\n{out}"
+    );
+    assert!(
+        body.contains("[veths.web2b]") && body.contains("vif = 105"),
+        "{body}"
+    );
+    assert!(!body.contains("[profiles.web]"), "{body}");
+    assert!(out.contains("published generation 9"), "load config: {out}");
+    assert!(
+        out.contains(&format!("{}:3:", bad.display())),
+        "bad file named with its line: {out}"
+    );
+    assert!(
+        out.contains("generation 9\nports 3, vEths 2, VIF lists 1"),
+        "bad file changed nothing: {out}"
+    );
+    // Hitless: vm1 kept receiving across the edits and the load.
+    assert!(
+        to_vm[1] < to_vm[2] && to_vm[2] < to_vm[3],
+        "to-vm {to_vm:?}"
+    );
+    // clear port stats: every counter reads 0 after (while stopped).
+    assert!(out.contains("forwarding stopped (start / quit)"), "{out}");
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("port {i}: statistics cleared")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "port {i}: net_pcap{tag}{i} rx 0 tx 0 rx-missed 0 rx-errors 0 tx-errors 0 rx-nombuf 0"
+            )),
+            "{out}"
+        );
+    }
+    // set encap while stopped: accepted, the vEths keep their ids as E-CIDs,
+    // effective after start: the VN-Tag frames from the uplink are now
+    // dropped (bad_tpid) and vm1 gets no more.
+    assert!(
+        out.contains("error: set encap stag: 2 errors in the configuration:\n")
+            && out.contains(
+                "encap \"stag\" does not fit role \"port-extender\": expected \"vntag\" or \"etag\"\n"
+            )
+            && out.contains("VIF lists need encap \"vntag\" or \"etag\", not \"stag\"; nothing changed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set encap etag: done, Extender(ETag) with 2 vEths"),
+        "{out}"
+    );
+    assert!(out.contains("role port-extender encap etag"), "{out}");
+    assert!(
+        out.contains("forwarding started: port-extender (etag)"),
+        "{out}"
+    );
+    let bad_tpid = numbers_after(&out, "dropped bad_tpid", "bad_tpid");
+    assert!(bad_tpid.first().is_some_and(|n| *n > 0), "{out}");
+    assert_eq!(
+        to_vm[5], to_vm[4],
+        "no frames for vm1 under etag: {to_vm:?}"
+    );
+    // set role: a controlling bridge after start (the uplink is an ordinary
+    // bridge port: VN-Tagged frames there are tag injections).
+    assert!(
+        out.contains("set role controlling-bridge: done, Bridge"),
+        "{out}"
+    );
+    assert!(
+        out.contains("forwarding started: controlling-bridge (etag)"),
+        "{out}"
+    );
+    assert!(out.contains("role controlling-bridge encap etag"), "{out}");
+    let inj = numbers_after(&out, "dropped tag_injection", "tag_injection");
+    assert!(inj.last().is_some_and(|n| *n > 0), "{out}");
+    assert!(!err.contains("mbufs still in use"), "{err}");
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
 }
