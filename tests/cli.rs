@@ -1408,3 +1408,189 @@ save config {saved}\nshow config\n",
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The lines a `--cmdline-file` run printed for each command: (command,
+/// its output lines), from the `vfex> COMMAND` echoes.
+fn command_blocks(out: &str) -> Vec<(String, Vec<String>)> {
+    let mut v: Vec<(String, Vec<String>)> = Vec::new();
+    for l in out.lines() {
+        if let Some(c) = l.strip_prefix("vfex> ") {
+            v.push((c.to_string(), Vec::new()));
+        } else if let Some(last) = v.last_mut() {
+            last.1.push(l.to_string());
+        }
+    }
+    v
+}
+
+/// A table of bad shell lines: each gets one line naming the bad word and
+/// what was expected; nothing is applied (the generation stays 1 and the
+/// configuration is unchanged); the shell goes on to the next line.
+#[test]
+fn bad_shell_inputs_get_one_line_each_and_change_nothing() {
+    let tag = "shellbad";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let cfg = extender_config(&dir, tag, "");
+    let cases: &[(&str, &str)] = &[
+        (
+            "shwo port",
+            "error: unknown \"shwo\": expected clear, help, load,",
+        ),
+        (
+            "show prot stats all",
+            "error: show: unknown \"prot\": expected config, fwd, mac-table, port,",
+        ),
+        (
+            "show port stats x",
+            "error: show port: \"x\" is not a port: expected all or a port number",
+        ),
+        (
+            "show port statz 0",
+            "error: show port: \"statz\": expected info, stats or xstats",
+        ),
+        ("show port info 7", "error: no port 7 (ports 0..2)"),
+        (
+            "clear port stats 9",
+            "error: clear port stats: no port 9 (ports 0..2)",
+        ),
+        (
+            "clear port",
+            "error: clear port: incomplete: expected stats",
+        ),
+        ("show veth nosuch", "error: no vEth nosuch"),
+        (
+            "show veth web1 statz",
+            "error: show veth: unexpected \"statz\": expected stats",
+        ),
+        (
+            "start now",
+            "error: start: unexpected \"now\": this command takes no argument",
+        ),
+        (
+            "veth add 9vm port=\"vm1\"",
+            "error: veth add: \"9vm\" is not a vEth name",
+        ),
+        (
+            "veth add web1 port=\"vm1\" vif=101",
+            "error: vEth web1 exists (veth set changes it)",
+        ),
+        (
+            "veth add web3 port=\"vm1\" vif=103",
+            "port `vm1` already carries vEth `web1`",
+        ),
+        ("veth set web1", "error: veth set: missing key=value"),
+        (
+            "veth set web1 vif",
+            "error: veth set: \"vif\" is not a setting: expected key=value",
+        ),
+        (
+            "veth set web1 vif=99999",
+            "VIF (12-bit VN-Tag source field; 0 means none) 99999 is out of range: expected 1..=4095",
+        ),
+        (
+            "veth set web1 colour=\"red\"",
+            "unknown key `colour` in [veths.web1]; expected one of: port,",
+        ),
+        ("veth set nosuch admin=\"down\"", "error: no vEth nosuch"),
+        ("veth del nosuch", "error: no vEth `nosuch`"),
+        (
+            "profile add web pcp=9",
+            "PCP 9 is out of range: expected 0..=7",
+        ),
+        ("profile set nosuch pcp=3", "error: no profile nosuch"),
+        ("profile del nosuch", "error: no profile `nosuch`"),
+        (
+            "vf create 0000:03:00.0 many",
+            "error: vf create: \"many\" is not a VF count: expected 0 to 65535",
+        ),
+        (
+            "vf create nopci 2",
+            "error: vf create: \"nopci\": `nopci` is not a PCI address (expected DDDD:BB:DD.F",
+        ),
+        ("vf create 0000:03:00.0", "error: vf create: expected PF N"),
+        (
+            "vf destroy 0000:03:00.0",
+            "error: PF 0000:03:00.0 is not configured for SR-IOV",
+        ),
+        (
+            "vf set 0000:03:00.0 x trust=on",
+            "error: vf set: \"x\" is not a VF index",
+        ),
+        (
+            "vf set 0000:03:00.0 0 trust=on",
+            "error: no SR-IOV PF 0000:03:00.0 in the configuration (vf create first)",
+        ),
+        (
+            "set role switch",
+            "error: set role: \"switch\": expected port-extender, vepa-station or controlling-bridge",
+        ),
+        (
+            "set encap vxlan",
+            "error: set encap: \"vxlan\": expected vntag, etag, stag or none",
+        ),
+        ("set role vepa-station", "error: stop forwarding first"),
+        (
+            "load config /nonexistent/x.toml",
+            "/nonexistent/x.toml:0:0: cannot read the file: No such file",
+        ),
+        (
+            "save config /nonexistent/dir/x.toml",
+            "error: cannot write /nonexistent/dir/x.toml.tmp: No such file",
+        ),
+        ("load config", "error: load config: missing FILE"),
+        ("veth add \"vm1", "error: unterminated \" in the line"),
+        (
+            "help frobnicate",
+            "no command starts with \"frobnicate\" (try help)",
+        ),
+    ];
+    let mut text_in: String = cases.iter().map(|(l, _)| format!("{l}\n")).collect();
+    text_in.push_str("show status\nshow config\nquit\n");
+    let cmds = dir.join("cmds");
+    std::fs::write(&cmds, &text_in).unwrap();
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--cmdline-file",
+            &cmds.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let blocks = command_blocks(&out);
+    assert_eq!(blocks.len(), cases.len() + 3, "every line ran: {out}");
+    for ((line, want), (ran, printed)) in cases.iter().zip(&blocks) {
+        assert_eq!(ran, line);
+        assert_eq!(printed.len(), 1, "{line}: one line, got {printed:?}");
+        let p = &printed[0];
+        assert!(p.contains(want), "{line}: {p:?} lacks {want:?}");
+        if !line.starts_with("help") {
+            assert!(p.starts_with("error: "), "{line}: {p}");
+        }
+    }
+    // Nothing was applied: generation 1, the file's vEths, no SR-IOV.
+    let status = &blocks[cases.len()].1.join("\n");
+    assert!(
+        status.contains("generation 1\nports 3, vEths 2, VIF lists 0\nSR-IOV PFs 0, VFs 0"),
+        "{status}"
+    );
+    let config = blocks[cases.len() + 1].1.join("\n");
+    let file = std::fs::read_to_string(&cfg).unwrap();
+    let parse = |t: &str| t.parse::<toml::Table>().unwrap();
+    assert_eq!(
+        parse(&config),
+        parse(&file),
+        "running configuration unchanged"
+    );
+    assert!(!dir.join("x.toml").exists());
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
