@@ -1594,3 +1594,310 @@ fn bad_shell_inputs_get_one_line_each_and_change_nothing() {
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A kernel emulated from the test process for `vfex --sysfs-root`: a
+/// sysfs tree with SR-IOV PFs, and a thread that does what the kernel does
+/// when `sriov_numvfs` is written (creates or removes the `virtfnN` links
+/// and the VF device directories; a "dead" kernel never creates them).
+struct SysfsKernel {
+    root: PathBuf,
+    /// VFs created so far (every PF, every time).
+    created: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SysfsKernel {
+    /// PFs as (address, sriov_totalvfs, netdev ifindex).
+    fn new(root: &Path, pfs: &[(&str, u16, u32)], dead: bool) -> SysfsKernel {
+        for (pf, total, ifindex) in pfs {
+            let d = root.join("bus/pci/devices").join(pf);
+            std::fs::create_dir_all(d.join("net/vfexfake0")).unwrap();
+            std::fs::write(d.join("sriov_totalvfs"), format!("{total}\n")).unwrap();
+            std::fs::write(d.join("sriov_numvfs"), "0\n").unwrap();
+            std::fs::write(d.join("sriov_drivers_autoprobe"), "1\n").unwrap();
+            std::fs::write(d.join("net/vfexfake0/ifindex"), format!("{ifindex}\n")).unwrap();
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let created = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, s, c) = (
+            root.to_path_buf(),
+            std::sync::Arc::clone(&stop),
+            std::sync::Arc::clone(&created),
+        );
+        let names: Vec<String> = pfs.iter().map(|p| p.0.to_string()).collect();
+        let thread = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                for pf in &names {
+                    let n = Self::sync(&r, pf, dead);
+                    c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        SysfsKernel {
+            root: root.to_path_buf(),
+            created,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// VF `i` of `pf` lives on the next bus.
+    fn vf_addr(pf: &str, i: u16) -> String {
+        let bus = u8::from_str_radix(&pf[5..7], 16).unwrap() + 1;
+        format!("{}:{bus:02x}:{:02x}.{}", &pf[..4], i / 8, i % 8)
+    }
+
+    /// Makes the tree match `sriov_numvfs` (as written: vfex writes without
+    /// truncating, like echo into sysfs); returns how many VFs it created.
+    fn sync(root: &Path, pf: &str, dead: bool) -> usize {
+        let d = root.join("bus/pci/devices").join(pf);
+        let Ok(t) = std::fs::read_to_string(d.join("sriov_numvfs")) else {
+            return 0;
+        };
+        let Ok(n) = t.trim().parse::<u16>() else {
+            return 0;
+        };
+        let have = (0..)
+            .take_while(|i| d.join(format!("virtfn{i}")).exists())
+            .count() as u16;
+        if n == have || (dead && n > 0) {
+            return 0;
+        }
+        for i in 0..have {
+            std::fs::remove_file(d.join(format!("virtfn{i}"))).ok();
+            std::fs::remove_dir_all(root.join("bus/pci/devices").join(Self::vf_addr(pf, i))).ok();
+        }
+        for i in 0..n {
+            let vf = Self::vf_addr(pf, i);
+            let vd = root.join("bus/pci/devices").join(&vf);
+            std::fs::create_dir_all(&vd).unwrap();
+            std::os::unix::fs::symlink(format!("../{pf}"), vd.join("physfn")).unwrap();
+            std::os::unix::fs::symlink(format!("../{vf}"), d.join(format!("virtfn{i}"))).unwrap();
+        }
+        std::fs::write(d.join("sriov_numvfs"), format!("{n}\n")).unwrap();
+        usize::from(n)
+    }
+
+    /// (sriov_numvfs, virtfn links) of `pf`, after a last sync.
+    fn state(&mut self, pf: &str) -> (String, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        let d = self.root.join("bus/pci/devices").join(pf);
+        let links = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("virtfn"))
+            .count();
+        let n = std::fs::read_to_string(d.join("sriov_numvfs")).unwrap();
+        (n.trim().to_string(), links)
+    }
+}
+
+impl Drop for SysfsKernel {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().ok();
+        }
+    }
+}
+
+/// An ifindex no interface has (netlink answers "no such device").
+const NO_IFINDEX: u32 = 0x7fff_fff0;
+
+/// `vf create|destroy|set` through the shell, against a kernel emulated
+/// from the test (`--sysfs-root`): VFs appear and go, and every refusal
+/// is one line that changes nothing.
+#[test]
+fn vf_commands_drive_sriov_through_the_sysfs_root() {
+    let tag = "vfcmds";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let cfg = extender_config(&dir, tag, "");
+    let root = dir.join("sys");
+    let pf = "0000:3b:00.0";
+    let mut kernel = SysfsKernel::new(&root, &[(pf, 4, NO_IFINDEX)], false);
+    let cmds = dir.join("cmds");
+    std::fs::write(
+        &cmds,
+        format!(
+            "vf create {pf} 2\nshow status\nshow config\n\
+vf create {pf} 9\nvf create 0000:99:00.0 1\nvf set {pf} 1 trust=true\nshow status\n\
+vf destroy {pf}\nshow status\nquit\n"
+        ),
+    )
+    .unwrap();
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--sysfs-root",
+            &root.display().to_string(),
+            "--cmdline-file",
+            &cmds.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let b = command_blocks(&out);
+    let block = |i: usize| b[i].1.join("\n");
+    assert!(block(0).starts_with("published generation 2"), "{out}");
+    assert!(
+        block(1).contains("generation 2\n") && block(1).contains("SR-IOV PFs 1, VFs 2"),
+        "{out}"
+    );
+    assert!(
+        block(2).contains(&format!("[[sriov]]\npf = \"{pf}\"\nnum_vfs = 2")),
+        "{out}"
+    );
+    assert_eq!(
+        b[3].1,
+        [format!(
+            "error: {pf}: cannot enable 9 VFs: the PF supports at most 4 (sriov_totalvfs)"
+        )],
+        "{out}"
+    );
+    assert_eq!(
+        b[4].1,
+        [
+            "error: 0000:99:00.0: not an SR-IOV physical function (no sriov_totalvfs); check the PCI address"
+        ],
+        "{out}"
+    );
+    // vf set: netlink is real, and no interface has the PF's ifindex.
+    assert_eq!(b[5].1.len(), 1, "{out}");
+    assert!(
+        b[5].1[0].starts_with(&format!(
+            "error: PF {pf}: reading the VF settings (RTM_GETLINK): No such device (ENODEV)"
+        )),
+        "{out}"
+    );
+    assert!(
+        block(6).contains("generation 2\n") && block(6).contains("SR-IOV PFs 1, VFs 2"),
+        "nothing changed: {out}"
+    );
+    assert!(block(7).starts_with("published generation 3"), "{out}");
+    assert!(block(8).contains("SR-IOV PFs 1, VFs 0"), "{out}");
+    assert_eq!(kernel.state(pf), ("0".to_string(), 0), "VFs destroyed");
+    assert_eq!(kernel.created.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A kernel that never creates the VFs: `vf create` times out with one
+/// line, and the VF count written is undone.
+#[test]
+fn vf_create_times_out_when_the_kernel_never_creates_the_vfs() {
+    let tag = "vfdead";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let cfg = extender_config(&dir, tag, "");
+    let root = dir.join("sys");
+    let pf = "0000:5e:00.0";
+    let mut kernel = SysfsKernel::new(&root, &[(pf, 8, NO_IFINDEX)], true);
+    let cmds = dir.join("cmds");
+    std::fs::write(&cmds, format!("vf create {pf} 3\nshow status\nquit\n")).unwrap();
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--sysfs-root",
+            &root.display().to_string(),
+            "--cmdline-file",
+            &cmds.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let b = command_blocks(&out);
+    assert_eq!(
+        b[0].1,
+        [format!(
+            "error: {pf}: virtfn0 did not appear within 10s after enabling 3 VFs"
+        )],
+        "{out}"
+    );
+    let status = b[1].1.join("\n");
+    assert!(
+        status.contains("generation 1\n") && status.contains("SR-IOV PFs 0, VFs 0"),
+        "{out}"
+    );
+    assert_eq!(kernel.state(pf), ("0".to_string(), 0), "count undone");
+    assert_eq!(kernel.created.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `--config` with `[[sriov]]` that the kernel refuses part of: exit 2 with
+/// the reason, and the PF that was already changed is rolled back.
+#[test]
+fn config_sriov_failure_exits_2_and_rolls_back() {
+    let tag = "vfcfg";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let (good, small) = ("0000:3b:00.0", "0000:3b:00.1");
+    let cfg = extender_config(
+        &dir,
+        tag,
+        &format!(
+            "\n[[sriov]]\npf = \"{good}\"\nnum_vfs = 2\n\n[[sriov]]\npf = \"{small}\"\nnum_vfs = 2\n"
+        ),
+    );
+    let root = dir.join("sys");
+    let mut kernel = SysfsKernel::new(
+        &root,
+        &[(good, 4, NO_IFINDEX), (small, 1, NO_IFINDEX)],
+        false,
+    );
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--sysfs-root",
+            &root.display().to_string(),
+            "--duration",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "applying the initial configuration: {small}: cannot enable 2 VFs: the PF supports at most 1 (sriov_totalvfs)"
+        )),
+        "{err}"
+    );
+    assert!(!out.contains("forwarding"), "nothing ran: {out}");
+    // The first PF got its VFs, then the failure undid them.
+    assert_eq!(kernel.state(good), ("0".to_string(), 0), "rolled back");
+    assert_eq!(
+        kernel.created.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "the first PF's VFs were created before the failure"
+    );
+    assert_eq!(kernel.state(small), ("0".to_string(), 0), "untouched");
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
