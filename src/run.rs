@@ -135,9 +135,16 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     let nworkers = want.min(streams);
     let lcores = &workers_avail[..nworkers.min(workers_avail.len())];
+    let txq = opts.txq.unwrap_or(nworkers as u16);
+    if usize::from(txq) < nworkers {
+        return Err(RunError::Usage(anyhow!(
+            "--txq {txq}: each of the {nworkers} forwarding cores needs its own tx queue"
+        )));
+    }
     let nb_mbufs = opts.total_num_mbufs.unwrap_or_else(|| {
         let (np, nw) = (nports as u32, nworkers as u32);
-        let per_port = u32::from(opts.rxq) * u32::from(opts.rxd) + nw * u32::from(opts.txd);
+        let per_port =
+            u32::from(opts.rxq) * u32::from(opts.rxd) + u32::from(txq) * u32::from(opts.txd);
         (np * per_port + nw * (MAX_PKT_BURST as u32 * (np + 1) + 256) + 4096).max(8192)
     });
     let pool = Mempool::new(eal, "vfex_pkts", nb_mbufs, 256, DEFAULT_DATA_ROOM, None).with_context(|| {
@@ -160,7 +167,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     let cfg = PortConfig {
         rx_queues: opts.rxq,
-        tx_queues: nworkers as u16,
+        tx_queues: txq,
         rx_desc: opts.rxd,
         tx_desc: opts.txd,
         promiscuous: true,

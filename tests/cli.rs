@@ -1901,3 +1901,196 @@ fn config_sriov_failure_exits_2_and_rolls_back() {
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// EAL arguments with two worker lcores on the machine's two CPUs.
+fn eal3(tag: &str) -> Vec<String> {
+    let mut a = eal(tag);
+    a[0] = "--lcores".into();
+    a[1] = "0@0,1@1,2@1".into();
+    a.extend(["--vdev", "net_null0", "--vdev", "net_null1", "--"].map(String::from));
+    a
+}
+
+/// --nb-cores, --rxq, --txq, --duration, --stats-period and
+/// --total-num-mbufs change what runs (diagnostic mode on net_null).
+#[test]
+fn core_queue_time_and_pool_options_shape_the_run() {
+    let go = |tag: &str, args: &[&str]| -> (Option<i32>, String, String, Duration) {
+        let mut a = eal3(tag);
+        a.extend(args.iter().map(|s| s.to_string()));
+        let t0 = Instant::now();
+        let o = run(&a);
+        let took = t0.elapsed();
+        let (out, err) = text(&o);
+        assert_cleaned_up(tag);
+        (o.status.code(), out, err, took)
+    };
+    let (rc, out, err, _) = go("optdef", &["--duration", "0.5", "--stats-period", "0"]);
+    assert_eq!(rc, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("io forwarding on 2 core(s) (lcores 1,2), 2 stream(s)"),
+        "{out}"
+    );
+    assert!(out.contains("rxq 1 txq 2"), "{out}");
+    assert!(
+        !out.contains("] total"),
+        "--stats-period 0: summary only: {out}"
+    );
+    let (rc, out, err, _) = go("optcores", &["--nb-cores", "1", "--duration", "0.5"]);
+    assert_eq!(rc, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("io forwarding on 1 core(s) (lcores 1), 2 stream(s)"),
+        "{out}"
+    );
+    assert!(out.contains("rxq 1 txq 1"), "{out}");
+    let (rc, out, err, _) = go("optq", &["--rxq", "2", "--txq", "3", "--duration", "0.5"]);
+    assert_eq!(rc, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("on 2 core(s) (lcores 1,2), 4 stream(s)"),
+        "{out}"
+    );
+    assert_eq!(out.matches("rxq 2 txq 3").count(), 2, "{out}");
+    assert!(out.contains("RX-packets:"), "{out}");
+    // --duration and --stats-period: periods every 0.25 s, stop after 1 s.
+    let (rc, out, err, took) = go("opttime", &["--duration", "1", "--stats-period", "0.25"]);
+    assert_eq!(rc, Some(0), "{out}\n{err}");
+    let periods = out.lines().filter(|l| l.contains("] total")).count();
+    assert!((3..=4).contains(&periods), "{periods} periods: {out}");
+    assert!(out.contains("Forward statistics (1.0"), "{out}");
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+    // Refusals: exit 2 (usage) or 1 (runtime), one line naming the option.
+    for (tag, args, code, want) in [
+        (
+            "optbadcores",
+            vec!["--nb-cores", "3"],
+            2,
+            "--nb-cores 3: only 2 worker lcores are enabled",
+        ),
+        (
+            "optbadtxq",
+            vec!["--txq", "1"],
+            2,
+            "--txq 1: each of the 2 forwarding cores needs its own tx queue",
+        ),
+        (
+            "optbadpool",
+            vec!["--total-num-mbufs", "16777216"],
+            1,
+            "creating a pool of 16777216 mbufs (try fewer with --total-num-mbufs",
+        ),
+    ] {
+        let (rc, out, err, _) = go(tag, &args);
+        assert_eq!(rc, Some(code), "{args:?}: {out}\n{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+/// --port-topology loop, --tx-first with --txpkts and --burst, on pcap
+/// ports; --version.
+#[test]
+fn topology_and_tx_first_options_change_the_traffic() {
+    let f0: Vec<Vec<u8>> = (0..40).map(|i| frame(i, 64)).collect();
+    let f1: Vec<Vec<u8>> = (100..130).map(|i| frame(i, 200)).collect();
+    let (dir, _, o0, o1) = pcap_pair(
+        "optloop",
+        &f0,
+        &f1,
+        &[
+            "--port-topology",
+            "loop",
+            "--duration",
+            "1",
+            "--stats-period",
+            "0",
+        ],
+    );
+    assert_eq!(o0, f0, "loop: port 0 back out of port 0");
+    assert_eq!(o1, f1, "loop: port 1 back out of port 1");
+    std::fs::remove_dir_all(dir).ok();
+    let (dir, out, o0, o1) = pcap_pair(
+        "opttxfirst",
+        &[],
+        &[],
+        &[
+            "--tx-first",
+            "--txpkts",
+            "128",
+            "--burst",
+            "4",
+            "--duration",
+            "1",
+            "--stats-period",
+            "0",
+        ],
+    );
+    assert!(
+        out.contains("tx-first: port 0 sent 4 frames")
+            && out.contains("tx-first: port 1 sent 4 frames"),
+        "{out}"
+    );
+    for (p, o) in [(0, &o0), (1, &o1)] {
+        assert_eq!(o.len(), 4, "port {p}: one burst of --burst frames");
+        for f in o {
+            assert_eq!(f.len(), 128, "--txpkts");
+            assert_eq!(&f[12..14], &[0x08, 0x00]);
+        }
+    }
+    std::fs::remove_dir_all(dir).ok();
+    let o = Command::new(VFEX).arg("--version").output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(text(&o).0, format!("vfex {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// --role and --encap override the file's, through the same validation.
+#[test]
+fn role_and_encap_options_override_the_configuration_file() {
+    let tag = "optrole";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let cfg = extender_config(&dir, tag, "");
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--role",
+            "controlling-bridge",
+            "--stop-after-idle",
+            "200",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("controlling-bridge (vntag) on 1 core(s)"),
+        "{out}"
+    );
+    assert!(out.contains("every rx port idle"), "{out}");
+    assert_cleaned_up(tag);
+    // E-Tag keys vEths by ecid: the file's vif keys are refused, with
+    // their position, before EAL starts.
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--encap",
+            "etag",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("vEth `web1`: `vif` does not apply to encap \"etag\"; expected `ecid`"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
