@@ -509,7 +509,7 @@ pub fn help() -> String {
         h.push_str(&format!("{left:<28}{help}\n"));
     }
     h.push_str(
-        "\nExit status: 0 ok, 1 runtime error, 2 usage error.\n\
+        "\nExit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n\
 Ctrl-C (SIGINT) or SIGTERM stops forwarding and prints the final summary.\n",
     );
     h
@@ -819,6 +819,18 @@ mod tests {
             assert!(h.contains(&format!("--{}", d.long)), "{}", d.long);
         }
         assert!(h.contains("Usage: vfex [EAL options] -- [vfex options]"));
+    }
+
+    #[test]
+    fn readme_lists_every_option() {
+        let readme = include_str!("../README.md");
+        for d in OPTIONS {
+            assert!(
+                readme.contains(&format!("`--{}", d.long)),
+                "README.md's option table lacks --{}",
+                d.long
+            );
+        }
     }
 
     #[test]
