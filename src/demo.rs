@@ -328,6 +328,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
         learn: &no_learning,
         nworkers,
         config_path: None,
+        started: start,
     };
     let mut sh = crate::role::Shell::new(opts)?;
     let mut monitor = || {

@@ -85,6 +85,8 @@ pub(crate) struct Ctx<'a, 'p> {
     pub(crate) learn: &'a Arc<LearnTable>,
     pub(crate) nworkers: usize,
     pub(crate) config_path: Option<PathBuf>,
+    /// When the run started (`show fwd stats` averages over it).
+    pub(crate) started: Instant,
 }
 
 impl Ctx<'_, '_> {
@@ -264,6 +266,7 @@ pub fn run(
             learn: &learn,
             nworkers,
             config_path: opts.config.clone(),
+            started: start,
         };
         let outcome = if forwarding {
             // The role and encapsulation may have changed while stopped
@@ -373,6 +376,7 @@ pub fn run(
         learn: &learn,
         nworkers,
         config_path: opts.config.clone(),
+        started: start,
     };
     summary(&ctx, start.elapsed());
     drop(ctx);
@@ -793,7 +797,7 @@ impl Shell {
                     }
                 }
             }
-            ShellCmd::ShowFwdStats => summary(ctx, Duration::from_secs(1)),
+            ShellCmd::ShowFwdStats => summary(ctx, ctx.started.elapsed()),
             ShellCmd::ShowVeth { name, stats } => show_veth(ctx, name.as_deref(), stats),
             ShellCmd::ShowMacTable => {
                 let tables = ctx.rcu.load();

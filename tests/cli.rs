@@ -2094,3 +2094,24 @@ fn role_and_encap_options_override_the_configuration_file() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The embedded demo's role workers take --burst too: with bursts of 5
+/// every end still receives what is addressed to it.
+#[test]
+fn embedded_demo_runs_with_a_small_burst() {
+    let tag = "demoburst";
+    let mut a = eal(tag);
+    a.extend(["--", "--duration", "1.5", "--burst", "5"].map(String::from));
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let ends = demo_ends(&out);
+    assert_eq!(ends.len(), 5, "{out}");
+    for (name, sent, received, expected, own) in &ends {
+        assert!(*sent > 100 && *received > 0, "{name}: {out}");
+        assert!(*received <= expected + 64 + expected / 20, "{name}: {out}");
+        assert_eq!(*own, 0, "{name}: {out}");
+    }
+    assert!(!err.contains("mbufs still in use"), "{err}");
+    assert_cleaned_up(tag);
+}
