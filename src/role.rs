@@ -238,20 +238,26 @@ pub fn run(
     let counters: Arc<[RoleCounters]> = (0..nworkers)
         .map(|_| RoleCounters::new(nports, VETH_BLOCKS))
         .collect();
-    crate::telemetry::register_roles(
-        eal,
-        crate::telemetry::Info {
-            mode: format!("{} ({})", compiled.role.name(), compiled.encap.name()),
-            ports: compiled.ports.iter().map(|p| p.name.clone()).collect(),
-            workers: lcores.iter().map(|l| l.0).collect(),
-            hugepages: plan.hugepages,
-        },
-        vec![crate::telemetry::RoleView {
-            name: compiled.role.name().into(),
-            rcu: Arc::clone(&rcu),
-            counters: Arc::clone(&counters),
-        }],
-    )?;
+    // The role commands answer from this control thread's tables; a new
+    // one (set role / set encap) registers them again (same names, new
+    // closures).
+    let register_telemetry = |c: &Compiled, rcu: &Arc<Rcu<Tables>>| {
+        crate::telemetry::register_roles(
+            eal,
+            crate::telemetry::Info {
+                mode: format!("{} ({})", c.role.name(), c.encap.name()),
+                ports: c.ports.iter().map(|p| p.name.clone()).collect(),
+                workers: lcores.iter().map(|l| l.0).collect(),
+                hugepages: plan.hugepages,
+            },
+            vec![crate::telemetry::RoleView {
+                name: c.role.name().into(),
+                rcu: Arc::clone(rcu),
+                counters: Arc::clone(&counters),
+            }],
+        )
+    };
+    register_telemetry(&compiled, &rcu)?;
     let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
     let mut sh = Shell::new(opts)?;
     let start = Instant::now();
@@ -346,6 +352,11 @@ pub fn run(
                     Ok((c, r)) => {
                         std::mem::replace(&mut control, c).shutdown();
                         rcu = r;
+                        if let Response::Tables(t) = control.call(Command::ShowTables)
+                            && let Err(e) = register_telemetry(&t, &rcu)
+                        {
+                            eprintln!("vfex: warning: telemetry: {e}");
+                        }
                         let t = rcu.load();
                         println!(
                             "{what}: done, {:?} with {} vEths; start forwards with it",
