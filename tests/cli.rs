@@ -1218,7 +1218,7 @@ save config {saved}\nshow config\n",
         saved = saved.display()
     );
     let script2 = format!(
-        "show veth web1 stats\nload config {saved}\nload config {bad}\nshow status\n",
+        "show veth web1 stats\nload config {saved}\nshow config\nload config {bad}\nshow status\n",
         saved = saved.display(),
         bad = bad.display()
     );
@@ -1338,6 +1338,11 @@ save config {saved}\nshow config\n",
     );
     assert!(!body.contains("[profiles.web]"), "{body}");
     assert!(out.contains("published generation 9"), "load config: {out}");
+    assert_eq!(
+        out.matches(body.trim_end()).count(),
+        2,
+        "show config after load config is the saved file: {out}"
+    );
     assert!(
         out.contains(&format!("{}:3:", bad.display())),
         "bad file named with its line: {out}"
@@ -1985,8 +1990,9 @@ fn core_queue_time_and_pool_options_shape_the_run() {
     }
 }
 
-/// --port-topology loop, --tx-first with --txpkts and --burst, on pcap
-/// ports; --version.
+/// --port-topology loop (with --rxd/--txd 64: accepted and used, though
+/// no virtual device shows its ring sizes), --tx-first with --txpkts and
+/// --burst, on pcap ports; --version.
 #[test]
 fn topology_and_tx_first_options_change_the_traffic() {
     let f0: Vec<Vec<u8>> = (0..40).map(|i| frame(i, 64)).collect();
@@ -1998,6 +2004,10 @@ fn topology_and_tx_first_options_change_the_traffic() {
         &[
             "--port-topology",
             "loop",
+            "--rxd",
+            "64",
+            "--txd",
+            "64",
             "--duration",
             "1",
             "--stats-period",
