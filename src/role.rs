@@ -697,14 +697,21 @@ impl Shell {
         Ok(Shell { startup, editor })
     }
 
-    /// Runs the `--cmdline-file` lines (once); `Some` if one ends forwarding.
+    /// Runs the `--cmdline-file` lines not run yet; `Some` when one ends
+    /// the period (the lines after it run in the next one: `stop`, `set
+    /// role ...`, `start` work from a file too).
     pub(crate) fn run_startup_file(&mut self, ctx: &Ctx<'_, '_>) -> Option<Outcome> {
-        for line in std::mem::take(&mut self.startup) {
+        self.run_startup_lines(ctx, true)
+    }
+
+    fn run_startup_lines(&mut self, ctx: &Ctx<'_, '_>, forwarding: bool) -> Option<Outcome> {
+        while !self.startup.is_empty() {
+            let line = self.startup.remove(0);
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
             println!("vfex> {line}");
-            if let Some(o) = self.exec(ctx, &line, true) {
+            if let Some(o) = self.exec(ctx, &line, forwarding) {
                 return Some(o);
             }
         }
@@ -750,8 +757,13 @@ impl Shell {
         }
     }
 
-    /// The shell while forwarding is stopped.
+    /// The shell while forwarding is stopped: the rest of the
+    /// `--cmdline-file`, then `-i` input; without `-i`, the end of the file
+    /// quits.
     fn stopped(&mut self, ctx: &Ctx<'_, '_>) -> Outcome {
+        if let Some(o) = self.run_startup_lines(ctx, false) {
+            return o;
+        }
         if self.editor.is_none() {
             return Outcome::Quit;
         }

@@ -2125,3 +2125,71 @@ fn embedded_demo_runs_with_a_small_burst() {
     assert!(!err.contains("mbufs still in use"), "{err}");
     assert_cleaned_up(tag);
 }
+
+/// A --cmdline-file may stop forwarding, change the role and start again:
+/// the lines after `stop` run while stopped, the role runs after `start`,
+/// and the run ends by itself (--stop-after-idle).
+#[test]
+fn cmdline_file_stops_changes_the_role_and_starts_again() {
+    let tag = "cmdrole";
+    let dir = tempdir(tag);
+    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
+        write_pcap(&dir.join(f), &[]);
+    }
+    let cfg = extender_config(&dir, tag, "");
+    let cmds = dir.join("cmds");
+    std::fs::write(
+        &cmds,
+        "set role controlling-bridge\nstop\nstop\nset role controlling-bridge\nshow status\nstart\nstart\nshow status\n",
+    )
+    .unwrap();
+    let mut a = eal(tag);
+    a.extend(
+        [
+            "--",
+            "--config",
+            &cfg.display().to_string(),
+            "--cmdline-file",
+            &cmds.display().to_string(),
+            "--stop-after-idle",
+            "300",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let b = command_blocks(&out);
+    assert_eq!(b.len(), 8, "every line ran: {out}");
+    assert!(
+        b[0].1[0].starts_with("error: stop forwarding first"),
+        "{out}"
+    );
+    assert_eq!(b[1].1, ["forwarding stopped (start / quit)"], "{out}");
+    assert_eq!(b[2].1, ["already stopped"], "{out}");
+    assert!(
+        b[3].1[0].starts_with("set role controlling-bridge: done, Bridge"),
+        "{out}"
+    );
+    assert!(
+        b[4].1
+            .join("\n")
+            .contains("role controlling-bridge encap vntag\ngeneration 1\n"),
+        "the configuration and tables the next start runs: {out}"
+    );
+    assert_eq!(
+        b[5].1,
+        ["forwarding started: controlling-bridge (vntag), tables generation 1"],
+        "{out}"
+    );
+    assert_eq!(b[6].1, ["already forwarding"], "{out}");
+    assert!(
+        b[7].1
+            .join("\n")
+            .contains("role controlling-bridge encap vntag"),
+        "{out}"
+    );
+    assert!(out.contains("every rx port idle"), "{out}");
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
