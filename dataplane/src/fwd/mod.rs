@@ -3,7 +3,8 @@
 //! The loop has the shape of DPDK's l2fwd: rx a burst (at most `--burst`,
 //! [`MAX_PKT_BURST`] by default) from each stream the worker owns, skip
 //! when empty, run the engine over the whole burst, move the packets into
-//! the destination's tx buffer, transmit a buffer when it holds a burst, and flush every buffer when the drain timer (`BURST_TX_DRAIN_US`)
+//! the destination's tx buffer, transmit a buffer when it holds a burst,
+//! and flush every buffer when the drain timer (`BURST_TX_DRAIN_US`)
 //! fires, or at the end of a loop in which no queue returned a full burst
 //! (nothing more is waiting: holding packets back would only add latency;
 //! measured through a memif loop at 10 % load, p50 30 us with the timer
