@@ -1990,7 +1990,7 @@ fn core_queue_time_and_pool_options_shape_the_run() {
     }
 }
 
-/// --port-topology loop (with --rxd/--txd 64: accepted and used, though
+/// --port-topology loop and chained (loop with --rxd/--txd 64: accepted and used, though
 /// no virtual device shows its ring sizes), --tx-first with --txpkts and
 /// --burst, on pcap ports; --version.
 #[test]
@@ -2016,6 +2016,46 @@ fn topology_and_tx_first_options_change_the_traffic() {
     );
     assert_eq!(o0, f0, "loop: port 0 back out of port 0");
     assert_eq!(o1, f1, "loop: port 1 back out of port 1");
+    std::fs::remove_dir_all(dir).ok();
+    // chained over three ports: 0 -> 1 -> 2 -> 0.
+    let tag = "optchain";
+    let dir = tempdir(tag);
+    let ins: Vec<Vec<Vec<u8>>> = (0..3u32)
+        .map(|p| (0..10).map(|i| frame(p * 100 + i, 64)).collect())
+        .collect();
+    let mut a = eal(tag);
+    for (i, f) in ins.iter().enumerate() {
+        write_pcap(&dir.join(format!("in{i}.pcap")), f);
+        a.push("--vdev".into());
+        a.push(format!(
+            "net_pcap{i},rx_pcap={},tx_pcap={}",
+            dir.join(format!("in{i}.pcap")).display(),
+            dir.join(format!("out{i}.pcap")).display()
+        ));
+    }
+    a.extend(
+        [
+            "--",
+            "--port-topology",
+            "chained",
+            "--duration",
+            "1",
+            "--stats-period",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let o = run(&a);
+    assert!(o.status.success(), "{:?}", text(&o));
+    for i in 0..3 {
+        assert_eq!(
+            read_pcap(&dir.join(format!("out{}.pcap", (i + 1) % 3))),
+            ins[i],
+            "chained: port {i} -> port {}",
+            (i + 1) % 3
+        );
+    }
+    assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
     let (dir, out, o0, o1) = pcap_pair(
         "opttxfirst",
