@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use vfex_control::compile::Compiled;
-use vfex_control::control::{
-    self as ctl, Command, ControlHandle, ControlOptions, Hardware, Response,
-};
+use vfex_control::control::{self as ctl, Command, ControlHandle, ControlOptions, Response};
 use vfex_control::publish::DataplanePublisher;
 use vfex_dataplane::dpdk::{
     self, Burst, DEFAULT_DATA_ROOM, Eal, Mempool, Port, PortConfig, QueueId, RxQueue, TxQueue,
@@ -97,12 +95,18 @@ struct Instance {
     compiled: Arc<Compiled>,
 }
 
-fn instance(name: &str, text: &str, hk: usize, workers: &[usize]) -> Result<Instance, RunError> {
+fn instance(
+    name: &str,
+    text: &str,
+    (hk, workers): (usize, &[usize]),
+    sysfs_root: &std::path::Path,
+) -> Result<Instance, RunError> {
     let cfg = vfex_control::config::parse(name, text).map_err(|e| anyhow!("{e}"))?;
     let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
+    let sysfs_root = sysfs_root.to_path_buf();
     let control = ctl::spawn(hk, workers, ControlOptions::default(), move || {
-        let hw =
-            Hardware::system().map_err(|e| ctl::ControlError::Apply(format!("netlink: {e}")))?;
+        let hw = crate::role::hardware(&sysfs_root)
+            .map_err(|e| ctl::ControlError::Apply(format!("netlink: {e}")))?;
         ctl::Control::new(cfg, Box::new(publisher), hw)
     })
     .map_err(|e| anyhow!("{name}: {e}"))?;
@@ -160,8 +164,18 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
     let wcores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
 
     let (ext_cfg, br_cfg) = configs(etag);
-    let ext = instance("(embedded port extender)", &ext_cfg, hk, &wcores)?;
-    let br = instance("(embedded controlling bridge)", &br_cfg, hk, &wcores)?;
+    let ext = instance(
+        "(embedded port extender)",
+        &ext_cfg,
+        (hk, &wcores),
+        &opts.sysfs_root,
+    )?;
+    let br = instance(
+        "(embedded controlling bridge)",
+        &br_cfg,
+        (hk, &wcores),
+        &opts.sysfs_root,
+    )?;
 
     let pool = Mempool::new(eal, "vfex_pkts", 32768, 256, DEFAULT_DATA_ROOM, None)
         .context("creating the packet pool")?;
@@ -314,6 +328,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
         learn: &no_learning,
         nworkers,
         config_path: None,
+        started: start,
     };
     let mut sh = crate::role::Shell::new(opts)?;
     let mut monitor = || {
@@ -411,7 +426,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
         let mut qe = worker::plan(ext_ports, 1)?;
         let mut qb = worker::plan(br_ports, 1)?;
         let tsc = dpdk::Tsc::new(eal);
-        let (pool_r, wstop_r) = (&pool, &wstop);
+        let (pool_r, wstop_r, burst) = (&pool, &wstop, opts.burst);
         let (ec, bc) = (&ext_counters[0], &br_counters[0]);
         let pe = Extender::new(ext.rcu.reader(), kernels, hz, dpdk::rdtsc());
         let pb = Bridge::new(
@@ -425,10 +440,10 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
             let qe0 = &mut qe[0];
             let qb0 = &mut qb[0];
             let he = s.launch(lcores[0], move || {
-                worker::run(pe, qe0, pool_r, ec, wstop_r, tsc)
+                worker::run_burst(pe, qe0, pool_r, ec, wstop_r, tsc, burst)
             });
             let hb = s.launch(lcores[1], move || {
-                worker::run(pb, qb0, pool_r, bc, wstop_r, tsc)
+                worker::run_burst(pb, qb0, pool_r, bc, wstop_r, tsc, burst)
             });
             monitor();
             wstop.store(true, Ordering::Relaxed);
@@ -439,11 +454,12 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
         })?;
     } else {
         // One lcore: both instances behind one worker.
-        worker::launch(
+        worker::launch_burst(
             eal,
             &ports,
             &lcores[..1],
             &pool,
+            opts.burst,
             |w| {
                 Pair::new(
                     Extender::new(ext.rcu.reader(), kernels, hz, dpdk::rdtsc()),

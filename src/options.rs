@@ -2,7 +2,7 @@
 //! with its names, value, help and handler. `--help` is generated from it.
 
 use std::time::Duration;
-use vfex_dataplane::fwd::{ForwardMode, Topology};
+use vfex_dataplane::fwd::{ForwardMode, MAX_PKT_BURST, Topology};
 
 /// What the options set.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,10 @@ pub struct Options {
     pub stop_after_idle: Option<Duration>,
     /// Tx queues per port (`None`: one per forwarding core).
     pub txq: Option<u16>,
+    /// Packets per rx burst and tx flush (1 to [`MAX_PKT_BURST`]).
+    pub burst: usize,
+    /// Root of the sysfs tree the SR-IOV control reads and writes (`/sys`).
+    pub sysfs_root: std::path::PathBuf,
     /// Length of the `--tx-first` frames in bytes, without the 4-byte FCS.
     pub txpkts: u16,
     /// Generator mode: frames per second sent on port 0 (see `generator.rs`).
@@ -77,6 +81,8 @@ impl Default for Options {
             cmdline_file: None,
             stop_after_idle: None,
             txq: None,
+            burst: MAX_PKT_BURST,
+            sysfs_root: "/sys".into(),
             txpkts: 60,
             gen_rate: None,
             gen_warmup: Duration::from_secs(1),
@@ -233,6 +239,38 @@ pub const OPTIONS: &[OptDef] = &[
         },
     },
     OptDef {
+        long: "burst",
+        short: None,
+        value: Some("N"),
+        help: "packets per rx burst and per tx flush, 1 to 32 (the compiled maximum, MAX_PKT_BURST) [32]",
+        apply: |o, v| {
+            let v = val(v);
+            match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_PKT_BURST).contains(&n) => {
+                    o.burst = n;
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "{v:?} is not a burst size: expected 1 to {MAX_PKT_BURST} ({MAX_PKT_BURST} is the compiled maximum, MAX_PKT_BURST)"
+                )),
+            }
+        },
+    },
+    OptDef {
+        long: "sysfs-root",
+        short: None,
+        value: Some("DIR"),
+        help: "sysfs tree for SR-IOV (vf commands, [[sriov]]); another root is for tests and containers [/sys]",
+        apply: |o, v| {
+            let d = val(v);
+            if !std::path::Path::new(d).is_dir() {
+                return Err("expected an existing directory".into());
+            }
+            o.sysfs_root = d.into();
+            Ok(())
+        },
+    },
+    OptDef {
         long: "port-topology",
         short: None,
         value: Some("TOPO"),
@@ -316,7 +354,7 @@ pub const OPTIONS: &[OptDef] = &[
         long: "tx-first",
         short: None,
         value: None,
-        help: "send one burst of 32 frames on every port before forwarding (starts traffic on ring loops)",
+        help: "send one burst (--burst frames) on every port before forwarding (starts traffic on ring loops)",
         apply: |o, _| {
             o.tx_first = true;
             Ok(())
@@ -471,7 +509,7 @@ pub fn help() -> String {
         h.push_str(&format!("{left:<28}{help}\n"));
     }
     h.push_str(
-        "\nExit status: 0 ok, 1 runtime error, 2 usage error.\n\
+        "\nExit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n\
 Ctrl-C (SIGINT) or SIGTERM stops forwarding and prints the final summary.\n",
     );
     h
@@ -628,6 +666,142 @@ mod tests {
     }
 
     #[test]
+    fn burst() {
+        assert_eq!(p(&[]).unwrap().burst, MAX_PKT_BURST);
+        assert_eq!(p(&["--burst", "1"]).unwrap().burst, 1);
+        assert_eq!(p(&["--burst=7"]).unwrap().burst, 7);
+        assert_eq!(p(&["--burst", "32"]).unwrap().burst, 32);
+        for bad in ["0", "33", "x", "-1", ""] {
+            let e = p(&["--burst", bad]).unwrap_err();
+            assert!(
+                e.starts_with(&format!("--burst {bad}: {bad:?} is not a burst size"))
+                    && e.contains("expected 1 to 32 (32 is the compiled maximum, MAX_PKT_BURST)"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(help().contains("1 to 32 (the compiled maximum, MAX_PKT_BURST)"));
+    }
+
+    #[test]
+    fn sysfs_root() {
+        assert_eq!(p(&[]).unwrap().sysfs_root, std::path::PathBuf::from("/sys"));
+        let d = std::env::temp_dir();
+        assert_eq!(
+            p(&["--sysfs-root", &d.display().to_string()])
+                .unwrap()
+                .sysfs_root,
+            d
+        );
+        let e = p(&["--sysfs-root", "/no/such/dir"]).unwrap_err();
+        assert!(
+            e.contains("/no/such/dir") && e.contains("expected an existing directory"),
+            "{e}"
+        );
+        assert!(help().contains("for tests and containers [/sys]"));
+    }
+
+    #[test]
+    fn config_role_encap() {
+        let o = p(&[
+            "--config",
+            "a.toml",
+            "--role",
+            "vepa-station",
+            "--encap",
+            "stag",
+        ])
+        .unwrap();
+        assert_eq!(o.config, Some("a.toml".into()));
+        assert_eq!(o.role.as_deref(), Some("vepa-station"));
+        assert_eq!(o.encap.as_deref(), Some("stag"));
+        for r in ["port-extender", "controlling-bridge"] {
+            assert_eq!(p(&["--role", r]).unwrap().role.as_deref(), Some(r));
+        }
+        let e = p(&["--role", "switch"]).unwrap_err();
+        assert!(
+            e.contains("--role switch") && e.contains("expected port-extender"),
+            "{e}"
+        );
+        let e = p(&["--encap", "vxlan"]).unwrap_err();
+        assert!(
+            e.contains("--encap vxlan") && e.contains("expected vntag, etag, stag or none"),
+            "{e}"
+        );
+        assert!(
+            p(&["--config"])
+                .unwrap_err()
+                .contains("needs a value (FILE)")
+        );
+    }
+
+    #[test]
+    fn shell_options() {
+        assert!(p(&["-i"]).unwrap().interactive);
+        assert!(p(&["--interactive"]).unwrap().interactive);
+        assert_eq!(
+            p(&["--cmdline-file", "cmds"]).unwrap().cmdline_file,
+            Some("cmds".into())
+        );
+        assert!(p(&["-i=x"]).is_err());
+    }
+
+    #[test]
+    fn stop_after_idle_and_txq() {
+        assert_eq!(
+            p(&["--stop-after-idle", "300"]).unwrap().stop_after_idle,
+            Some(Duration::from_millis(300))
+        );
+        assert!(
+            p(&["--stop-after-idle", "0"])
+                .unwrap_err()
+                .contains("out of range (1 to 86400000)")
+        );
+        assert_eq!(p(&["--txq", "2"]).unwrap().txq, Some(2));
+        assert_eq!(p(&[]).unwrap().txq, None);
+        assert!(
+            p(&["--txq", "65"])
+                .unwrap_err()
+                .contains("--txq 65: 65 is out of range (1 to 64)")
+        );
+    }
+
+    #[test]
+    fn every_option_has_a_parse_test() {
+        // The options this module's tests exercise; a new entry in OPTIONS
+        // needs a test here (and an execution test in tests/cli.rs when it
+        // changes behaviour).
+        let tested = [
+            "forward-mode",
+            "config",
+            "role",
+            "encap",
+            "interactive",
+            "cmdline-file",
+            "stop-after-idle",
+            "txq",
+            "burst",
+            "sysfs-root",
+            "port-topology",
+            "duration",
+            "stats-period",
+            "nb-cores",
+            "rxq",
+            "rxd",
+            "txd",
+            "total-num-mbufs",
+            "tx-first",
+            "txpkts",
+            "gen-rate",
+            "gen-warmup",
+            "help",
+            "version",
+        ];
+        for d in OPTIONS {
+            assert!(tested.contains(&d.long), "--{} has no parse test", d.long);
+        }
+    }
+
+    #[test]
     fn bad_tokens_are_named() {
         assert!(
             p(&["--frobnicate"])
@@ -645,6 +819,18 @@ mod tests {
             assert!(h.contains(&format!("--{}", d.long)), "{}", d.long);
         }
         assert!(h.contains("Usage: vfex [EAL options] -- [vfex options]"));
+    }
+
+    #[test]
+    fn readme_lists_every_option() {
+        let readme = include_str!("../README.md");
+        for d in OPTIONS {
+            assert!(
+                readme.contains(&format!("`--{}", d.long)),
+                "README.md's option table lacks --{}",
+                d.long
+            );
+        }
     }
 
     #[test]

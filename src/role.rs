@@ -58,6 +58,17 @@ pub fn load_config(path: &Path, opts: &Options) -> Result<Config, RunError> {
         .map_err(|e| RunError::Usage(anyhow!("{e}")))
 }
 
+/// The kernel interfaces of the control thread: sysfs under `sysfs_root`
+/// (`--sysfs-root`, `/sys` unless testing or in a container) and a route
+/// netlink socket in this network namespace.
+pub(crate) fn hardware(sysfs_root: &Path) -> Result<Hardware, vfex_control::netlink::NlError> {
+    Ok(Hardware {
+        sysfs: Box::new(vfex_control::sriov::RealSysfs::new(sysfs_root)),
+        netlink: Box::new(vfex_control::netlink::RtNetlink::open()?),
+        vf_wait: vfex_control::sriov::VF_WAIT,
+    })
+}
+
 /// Whether the configuration names PCI devices (then EAL must scan PCI).
 pub fn needs_pci(cfg: &Config) -> bool {
     cfg.ports
@@ -74,6 +85,8 @@ pub(crate) struct Ctx<'a, 'p> {
     pub(crate) learn: &'a Arc<LearnTable>,
     pub(crate) nworkers: usize,
     pub(crate) config_path: Option<PathBuf>,
+    /// When the run started (`show fwd stats` averages over it).
+    pub(crate) started: Instant,
 }
 
 impl Ctx<'_, '_> {
@@ -144,36 +157,16 @@ pub fn run(
     let nworkers = lcores.len();
 
     // The control thread: applies SR-IOV, compiles, publishes generation 1.
-    let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
     // Pinning is by CPU, which differs from the lcore id with --lcores
     // mappings (e.g. 0@1,1@0).
     let hk = eal.lcore_cpu(eal.main_lcore());
     let worker_cores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
-    let sriov = !cfg.sriov.is_empty();
-    let control = ctl::spawn(hk, &worker_cores, ControlOptions::default(), move || {
-        let hw = Hardware::system().map_err(|e| {
-            ctl::ControlError::Apply(format!(
-                "netlink: {e}{}",
-                if sriov {
-                    ""
-                } else {
-                    " (needed for VF settings)"
-                }
-            ))
-        })?;
-        ctl::Control::new(cfg, Box::new(publisher), hw)
-    })
-    .map_err(|e| RunError::Usage(anyhow!("{e}")))?;
-    let rcu = slot
-        .get()
-        .cloned()
-        .ok_or_else(|| anyhow!("the control thread published no tables"))?;
+    let (mut control, mut rcu) = spawn_control(cfg, hk, &worker_cores, &opts.sysfs_root)
+        .map_err(|e| RunError::Usage(anyhow!("{e}")))?;
     let compiled = match control.call(Command::ShowTables) {
         Response::Tables(c) => c,
         other => return Err(anyhow!("control thread: {other:?}").into()),
     };
-    let role = rcu.load().role();
-
     // Ports, in the configuration's order (the tables' port indexes).
     let nports = compiled.ports.len();
     let txq = opts.txq.unwrap_or(nworkers as u16);
@@ -211,7 +204,7 @@ pub fn run(
             .with_context(|| format!("starting port {} ({})", c.name, p.name()))?;
     }
     println!(
-        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, memory: {}, kernels {}, tsc-hz {}",
+        "{} ({}) on {} core(s) (lcores {}), {} ports, {} vEths, {} VIF lists, burst {}, memory: {}, kernels {}, tsc-hz {}",
         compiled.role.name(),
         compiled.encap.name(),
         nworkers,
@@ -223,6 +216,7 @@ pub fn run(
         nports,
         compiled.veths.len(),
         compiled.vif_lists.len(),
+        opts.burst,
         if plan.hugepages {
             "hugepages"
         } else {
@@ -244,64 +238,87 @@ pub fn run(
     let counters: Arc<[RoleCounters]> = (0..nworkers)
         .map(|_| RoleCounters::new(nports, VETH_BLOCKS))
         .collect();
-    crate::telemetry::register_roles(
-        eal,
-        crate::telemetry::Info {
-            mode: format!("{} ({})", compiled.role.name(), compiled.encap.name()),
-            ports: compiled.ports.iter().map(|p| p.name.clone()).collect(),
-            workers: lcores.iter().map(|l| l.0).collect(),
-            hugepages: plan.hugepages,
-        },
-        vec![crate::telemetry::RoleView {
-            name: compiled.role.name().into(),
-            rcu: Arc::clone(&rcu),
-            counters: Arc::clone(&counters),
-        }],
-    )?;
-    let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
-    let ctx = Ctx {
-        ports: &ports,
-        counters: &counters,
-        control: &control,
-        rcu: &rcu,
-        learn: &learn,
-        nworkers,
-        config_path: opts.config.clone(),
+    // The role commands answer from this control thread's tables; a new
+    // one (set role / set encap) registers them again (same names, new
+    // closures).
+    let register_telemetry = |c: &Compiled, rcu: &Arc<Rcu<Tables>>| {
+        crate::telemetry::register_roles(
+            eal,
+            crate::telemetry::Info {
+                mode: format!("{} ({})", c.role.name(), c.encap.name()),
+                ports: c.ports.iter().map(|p| p.name.clone()).collect(),
+                workers: lcores.iter().map(|l| l.0).collect(),
+                hugepages: plan.hugepages,
+            },
+            vec![crate::telemetry::RoleView {
+                name: c.role.name().into(),
+                rcu: Arc::clone(rcu),
+                counters: Arc::clone(&counters),
+            }],
+        )
     };
+    register_telemetry(&compiled, &rcu)?;
+    let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
     let mut sh = Shell::new(opts)?;
     let start = Instant::now();
     let mut forwarding = true;
+    let mut restarted = false;
     loop {
+        let ctx = Ctx {
+            ports: &ports,
+            counters: &counters,
+            control: &control,
+            rcu: &rcu,
+            learn: &learn,
+            nworkers,
+            config_path: opts.config.clone(),
+            started: start,
+        };
         let outcome = if forwarding {
+            // The role and encapsulation may have changed while stopped
+            // (`set role`, `set encap`): the workers run the role of the
+            // tables now published.
+            let role = rcu.load().role();
+            if restarted && let Some(c) = ctx.compiled() {
+                println!(
+                    "forwarding started: {} ({}), tables generation {}",
+                    c.role.name(),
+                    c.encap.name(),
+                    c.generation
+                );
+            }
             let hz = dpdk::tsc_hz();
             let kernels = Kernels::detect().map_err(|e| anyhow!("{e}"))?;
             let monitor = || monitor(&ctx, opts, stop, hup, start, &mut sh);
             let r = match role {
-                Role::Extender(_) => worker::launch(
+                Role::Extender(_) => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Extender::new(rcu.reader(), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
                     monitor,
                 ),
-                Role::Station { .. } => worker::launch(
+                Role::Station { .. } => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Station::new(rcu.reader(), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
                     monitor,
                 ),
-                Role::Bridge => worker::launch(
+                Role::Bridge => worker::launch_burst(
                     eal,
                     &ports,
                     &lcores,
                     &pool,
+                    opts.burst,
                     |_| Bridge::new(rcu.reader(), Arc::clone(&learn), kernels, hz, dpdk::rdtsc()),
                     &counters,
                     stop_flag(),
@@ -313,15 +330,65 @@ pub fn run(
         } else {
             sh.stopped(&ctx)
         };
+        drop(ctx);
         match outcome {
             Outcome::Quit => break,
+            Outcome::Replace { what, text } => {
+                // A role or encapsulation change (only while stopped): the
+                // published tables cannot change role under the workers'
+                // pipelines, so a new control thread takes the new
+                // configuration; the old one stays if it is refused.
+                let new = vfex_control::config::parse("(running configuration)", &text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|cfg| {
+                        spawn_control(cfg, hk, &worker_cores, &opts.sysfs_root)
+                            .map_err(|e| e.to_string())
+                    });
+                match new {
+                    Ok((c, r)) if r.load().ports() != rcu.load().ports() => {
+                        c.shutdown();
+                        println!("error: {what}: the ports would change; nothing changed");
+                    }
+                    Ok((c, r)) => {
+                        std::mem::replace(&mut control, c).shutdown();
+                        rcu = r;
+                        if let Response::Tables(t) = control.call(Command::ShowTables)
+                            && let Err(e) = register_telemetry(&t, &rcu)
+                        {
+                            eprintln!("vfex: warning: telemetry: {e}");
+                        }
+                        let t = rcu.load();
+                        println!(
+                            "{what}: done, {:?} with {} vEths; start forwards with it",
+                            t.role(),
+                            t.veths().len()
+                        );
+                    }
+                    Err(e) => {
+                        println!("error: {what}: {}; nothing changed", one_error_one_line(&e))
+                    }
+                }
+            }
             Outcome::Stop => {
                 println!("forwarding stopped (start / quit)");
                 forwarding = false;
             }
-            Outcome::Start => forwarding = true,
+            Outcome::Start => {
+                forwarding = true;
+                restarted = true;
+            }
         }
     }
+    let ctx = Ctx {
+        ports: &ports,
+        counters: &counters,
+        control: &control,
+        rcu: &rcu,
+        learn: &learn,
+        nworkers,
+        config_path: opts.config.clone(),
+        started: start,
+    };
     summary(&ctx, start.elapsed());
     drop(ctx);
     control.shutdown();
@@ -336,6 +403,38 @@ pub fn run(
     Ok(())
 }
 
+/// Starts the control thread for `cfg` (SR-IOV applied, tables compiled
+/// and published as generation 1 into a new RCU handle).
+fn spawn_control(
+    cfg: Config,
+    hk: usize,
+    worker_cores: &[usize],
+    sysfs_root: &Path,
+) -> Result<(ControlHandle, Arc<Rcu<Tables>>), String> {
+    let (publisher, slot) = DataplanePublisher::new(Duration::from_secs(2));
+    let sriov = !cfg.sriov.is_empty();
+    let sysfs_root = sysfs_root.to_path_buf();
+    let control = ctl::spawn(hk, worker_cores, ControlOptions::default(), move || {
+        let hw = hardware(&sysfs_root).map_err(|e| {
+            ctl::ControlError::Apply(format!(
+                "netlink: {e}{}",
+                if sriov {
+                    ""
+                } else {
+                    " (needed for VF settings)"
+                }
+            ))
+        })?;
+        ctl::Control::new(cfg, Box::new(publisher), hw)
+    })
+    .map_err(|e| e.to_string())?;
+    let rcu = slot
+        .get()
+        .cloned()
+        .ok_or_else(|| "the control thread published no tables".to_string())?;
+    Ok((control, rcu))
+}
+
 /// The flag that stops the workers of one `launch` (the run's own `stop`
 /// stops everything; this one lets `stop` in the shell end forwarding
 /// without ending the run).
@@ -345,7 +444,7 @@ fn stop_flag() -> &'static AtomicBool {
 }
 
 /// How a forwarding period ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Exit.
     Quit,
@@ -353,6 +452,14 @@ pub(crate) enum Outcome {
     Stop,
     /// Forwarding (re)starts.
     Start,
+    /// While stopped: run this configuration (a new role or encapsulation)
+    /// from the next start; the shell goes on.
+    Replace {
+        /// The command, for messages.
+        what: String,
+        /// The whole configuration.
+        text: String,
+    },
 }
 
 /// Runs on the main lcore while the workers forward: periodic stats,
@@ -590,14 +697,21 @@ impl Shell {
         Ok(Shell { startup, editor })
     }
 
-    /// Runs the `--cmdline-file` lines (once); `Some` if one ends forwarding.
+    /// Runs the `--cmdline-file` lines not run yet; `Some` when one ends
+    /// the period (the lines after it run in the next one: `stop`, `set
+    /// role ...`, `start` work from a file too).
     pub(crate) fn run_startup_file(&mut self, ctx: &Ctx<'_, '_>) -> Option<Outcome> {
-        for line in std::mem::take(&mut self.startup) {
+        self.run_startup_lines(ctx, true)
+    }
+
+    fn run_startup_lines(&mut self, ctx: &Ctx<'_, '_>, forwarding: bool) -> Option<Outcome> {
+        while !self.startup.is_empty() {
+            let line = self.startup.remove(0);
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
             println!("vfex> {line}");
-            if let Some(o) = self.exec(ctx, &line, true) {
+            if let Some(o) = self.exec(ctx, &line, forwarding) {
                 return Some(o);
             }
         }
@@ -643,8 +757,13 @@ impl Shell {
         }
     }
 
-    /// The shell while forwarding is stopped.
+    /// The shell while forwarding is stopped: the rest of the
+    /// `--cmdline-file`, then `-i` input; without `-i`, the end of the file
+    /// quits.
     fn stopped(&mut self, ctx: &Ctx<'_, '_>) -> Outcome {
+        if let Some(o) = self.run_startup_lines(ctx, false) {
+            return o;
+        }
         if self.editor.is_none() {
             return Outcome::Quit;
         }
@@ -685,6 +804,12 @@ impl Shell {
             ShellCmd::Stop => return Some(Outcome::Stop),
             ShellCmd::Quit => return Some(Outcome::Quit),
             ShellCmd::ShowPort { what, port } => show_port(ctx, what, port),
+            ShellCmd::ClearPortStats(PortSel::One(n)) if usize::from(n) >= ctx.ports.len() => {
+                println!(
+                    "error: clear port stats: no port {n} (ports 0..{})",
+                    ctx.ports.len().saturating_sub(1)
+                )
+            }
             ShellCmd::ClearPortStats(sel) => {
                 for (i, p) in ctx.ports.iter().enumerate() {
                     if sel == PortSel::All || sel == PortSel::One(i as u16) {
@@ -695,7 +820,7 @@ impl Shell {
                     }
                 }
             }
-            ShellCmd::ShowFwdStats => summary(ctx, Duration::from_secs(1)),
+            ShellCmd::ShowFwdStats => summary(ctx, ctx.started.elapsed()),
             ShellCmd::ShowVeth { name, stats } => show_veth(ctx, name.as_deref(), stats),
             ShellCmd::ShowMacTable => {
                 let tables = ctx.rcu.load();
@@ -740,14 +865,42 @@ impl Shell {
                     "error: stop forwarding first (the role and encapsulation change only when stopped)"
                 )
             }
-            ShellCmd::SetRole(r) => edit(ctx, |doc| {
-                doc.insert("role".into(), toml::Value::String(r.clone()));
-                Ok(())
-            }),
-            ShellCmd::SetEncap(e) => edit(ctx, |doc| {
-                doc.insert("encap".into(), toml::Value::String(e.clone()));
-                Ok(())
-            }),
+            ShellCmd::SetRole(r) => {
+                return edited(ctx, |doc| {
+                    doc.insert("role".into(), toml::Value::String(r.clone()));
+                    Ok(())
+                })
+                .map(|text| Outcome::Replace {
+                    what: format!("set role {r}"),
+                    text,
+                });
+            }
+            ShellCmd::SetEncap(e) => {
+                return edited(ctx, |doc| {
+                    doc.insert("encap".into(), toml::Value::String(e.clone()));
+                    // Each vEth keeps its tag id under the new encapsulation's
+                    // key (vif, ecid, svid; none has no id); the whole result is
+                    // validated (an id out of the new range is refused).
+                    let key = match e.as_str() {
+                        "vntag" => Some("vif"),
+                        "etag" => Some("ecid"),
+                        "stag" => Some("svid"),
+                        _ => None,
+                    };
+                    for (_, v) in table_at(doc, "veths")?.iter_mut() {
+                        let toml::Value::Table(v) = v else { continue };
+                        let id = ["vif", "ecid", "svid"].iter().find_map(|k| v.remove(*k));
+                        if let (Some(k), Some(id)) = (key, id) {
+                            v.insert(k.into(), id);
+                        }
+                    }
+                    Ok(())
+                })
+                .map(|text| Outcome::Replace {
+                    what: format!("set encap {e}"),
+                    text,
+                });
+            }
             ShellCmd::VethAdd { name, fields } => edit(ctx, |doc| {
                 let t = table_at(doc, "veths")?;
                 if t.contains_key(&name) {
@@ -762,14 +915,14 @@ impl Shell {
                     return Err(format!("no vEth {name}"));
                 };
                 v.extend(fields_table(&fields)?);
+                // profile="" removes the profile (as in the control API).
+                if v.get("profile").and_then(|p| p.as_str()) == Some("") {
+                    v.remove("profile");
+                }
                 Ok(())
             }),
-            ShellCmd::VethDel(name) => edit(ctx, |doc| {
-                table_at(doc, "veths")?
-                    .remove(&name)
-                    .map(|_| ())
-                    .ok_or_else(|| format!("no vEth {name}"))
-            }),
+            // The control thread also drops it from the VIF lists.
+            ShellCmd::VethDel(name) => print_response(ctx.control.call(Command::VethDel { name })),
             ShellCmd::ProfileAdd { name, fields } => edit(ctx, |doc| {
                 let t = table_at(doc, "profiles")?;
                 if t.contains_key(&name) {
@@ -844,10 +997,21 @@ fn smoltcp_mac(m: &[u8; 6]) -> String {
         .join(":")
 }
 
+/// A report of one error on one line ("1 error in ...:" and the message);
+/// several errors keep a line each.
+fn one_error_one_line(s: &str) -> String {
+    let s = s.trim_end();
+    if s.starts_with("1 error") && s.lines().count() == 2 {
+        s.replacen('\n', " ", 1)
+    } else {
+        s.to_string()
+    }
+}
+
 fn print_response(r: Response) {
     match r {
         Response::Ok(s) | Response::Text(s) => println!("{}", s.trim_end()),
-        Response::Err(s) => println!("error: {}", s.trim_end()),
+        Response::Err(s) => println!("error: {}", one_error_one_line(&s)),
         Response::Tables(c) => println!("generation {}", c.generation),
     }
 }
@@ -893,21 +1057,39 @@ fn table_at<'d>(doc: &'d mut toml::Table, key: &str) -> Result<&'d mut toml::Tab
 /// through the control thread: validated as a whole; on any error nothing
 /// changes.
 fn edit(ctx: &Ctx<'_, '_>, f: impl FnOnce(&mut toml::Table) -> Result<(), String>) {
+    if let Some(text) = edited(ctx, f) {
+        print_response(ctx.control.call(Command::LoadConfigText {
+            name: "(running configuration + this command)".into(),
+            text,
+        }));
+    }
+}
+
+/// The running configuration with `f` applied, as TOML text; `None` (the
+/// error printed) when `f` refuses.
+fn edited(
+    ctx: &Ctx<'_, '_>,
+    f: impl FnOnce(&mut toml::Table) -> Result<(), String>,
+) -> Option<String> {
     let text = match ctx.control.call(Command::ShowConfig) {
         Response::Text(t) | Response::Ok(t) => t,
-        other => return print_response(other),
+        other => {
+            print_response(other);
+            return None;
+        }
     };
     let mut doc: toml::Table = match text.parse() {
         Ok(d) => d,
-        Err(e) => return println!("error: the running configuration does not parse: {e}"),
+        Err(e) => {
+            println!("error: the running configuration does not parse: {e}");
+            return None;
+        }
     };
     if let Err(e) = f(&mut doc) {
-        return println!("error: {e}");
+        println!("error: {e}");
+        return None;
     }
-    print_response(ctx.control.call(Command::LoadConfigText {
-        name: "(running configuration + this command)".into(),
-        text: doc.to_string(),
-    }));
+    Some(doc.to_string())
 }
 
 fn show_port(ctx: &Ctx<'_, '_>, what: PortShow, sel: PortSel) {

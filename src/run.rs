@@ -135,9 +135,16 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     let nworkers = want.min(streams);
     let lcores = &workers_avail[..nworkers.min(workers_avail.len())];
+    let txq = opts.txq.unwrap_or(nworkers as u16);
+    if usize::from(txq) < nworkers {
+        return Err(RunError::Usage(anyhow!(
+            "--txq {txq}: each of the {nworkers} forwarding cores needs its own tx queue"
+        )));
+    }
     let nb_mbufs = opts.total_num_mbufs.unwrap_or_else(|| {
         let (np, nw) = (nports as u32, nworkers as u32);
-        let per_port = u32::from(opts.rxq) * u32::from(opts.rxd) + nw * u32::from(opts.txd);
+        let per_port =
+            u32::from(opts.rxq) * u32::from(opts.rxd) + u32::from(txq) * u32::from(opts.txd);
         (np * per_port + nw * (MAX_PKT_BURST as u32 * (np + 1) + 256) + 4096).max(8192)
     });
     let pool = Mempool::new(eal, "vfex_pkts", nb_mbufs, 256, DEFAULT_DATA_ROOM, None).with_context(|| {
@@ -160,7 +167,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     let cfg = PortConfig {
         rx_queues: opts.rxq,
-        tx_queues: nworkers as u16,
+        tx_queues: txq,
         rx_desc: opts.rxd,
         tx_desc: opts.txd,
         promiscuous: true,
@@ -190,7 +197,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
     }
     if !generating {
         println!(
-            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, memory: {}, tsc-hz {}",
+            "{} forwarding on {} core(s) (lcores {}), {} stream(s), topology {:?}, burst {}, memory: {}, tsc-hz {}",
             opts.forward_mode,
             nworkers,
             lcores
@@ -200,6 +207,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
                 .join(","),
             streams,
             opts.topology,
+            opts.burst,
             if plan.hugepages {
                 "hugepages"
             } else {
@@ -223,7 +231,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         return r;
     }
     if opts.tx_first {
-        tx_first(&pool, &ports, opts.txpkts)?;
+        tx_first(&pool, &ports, opts.txpkts, opts.burst)?;
     }
     let counters: Arc<Vec<WorkerCounters>> = Arc::new(
         (0..nworkers)
@@ -246,11 +254,11 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
         counters: &counters,
         nworkers,
     };
-    fwd::forward(
+    fwd::forward_burst(
         eal,
         &ports,
         lcores,
-        (opts.forward_mode, opts.topology),
+        (opts.forward_mode, opts.topology, opts.burst),
         &counters,
         stop,
         || monitor.run(opts, stop, start),
@@ -298,8 +306,14 @@ fn tx_first_frame(len: usize) -> Vec<u8> {
     f
 }
 
-/// Sends one burst of `len`-byte frames (`--txpkts`) on queue 0 of every port.
-fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunError> {
+/// Sends one burst of `burst` (`--burst`) `len`-byte frames (`--txpkts`) on
+/// queue 0 of every port.
+fn tx_first(
+    pool: &Mempool<'_>,
+    ports: &[Port<'_>],
+    len: u16,
+    burst: usize,
+) -> Result<(), RunError> {
     let frame = tx_first_frame(usize::from(len));
     // Links of some devices (net_memif) come up only once the peer process
     // has connected: wait for them a while, as testpmd does.
@@ -318,7 +332,7 @@ fn tx_first(pool: &Mempool<'_>, ports: &[Port<'_>], len: u16) -> Result<(), RunE
     }
     for p in ports {
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
-        if !pool.alloc_bulk(&mut b, MAX_PKT_BURST) {
+        if !pool.alloc_bulk(&mut b, burst) {
             return Err(anyhow!("mempool empty before --tx-first").into());
         }
         for m in b.as_mut_slice() {

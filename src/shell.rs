@@ -443,7 +443,7 @@ pub const COMMANDS: &[CmdDef] = &[
     CmdDef {
         words: &["vf", "set"],
         usage: "PF INDEX key=value ...",
-        help: "change a VF's settings (mac, vlan, spoofchk, trust, min_rate, max_rate, link_state)",
+        help: "change a VF's settings (keys as in [[sriov.vf]]: mac, vlan, qos, vlan_proto, spoof_check, trust, min_rate, max_rate, link_state)",
         parse: |r| {
             let (Some(pf), Some(i)) = (r.first(), r.get(1)) else {
                 return Err(err("vf set: expected PF INDEX key=value ..."));

@@ -4,9 +4,10 @@
 //! N workers share the ports without locks: worker `w` polls rx queue `q`
 //! of every port for the queues with `q % N == w` (RSS spreads flows over
 //! the queues of a port, so one flow stays on one worker and keeps its
-//! order), and owns tx queue `w` of every port. Each worker buffers its
-//! output per port ([`MAX_PKT_BURST`]) and transmits a buffer when it is
-//! full, when the oldest packet in any buffer waited
+//! order), and owns tx queue `w` of every port. Each worker receives
+//! bursts of at most [`MAX_PKT_BURST`] (or `--burst`: [`launch_burst`]),
+//! buffers its output per port and transmits a buffer when it holds a
+//! burst, when the oldest packet in any buffer waited
 //! [`BURST_TX_DRAIN_US`], or at the end of a loop in which no rx queue
 //! returned a full burst (nothing more waiting: no reason to hold packets
 //! back); unsent mbufs are freed and counted `tx_full`.
@@ -119,6 +120,8 @@ struct MbufSink<'a, 'p, 'm> {
     /// TSC when a buffer went from empty to holding packets, 0 = all
     /// buffers empty.
     since: &'a mut u64,
+    /// A buffer is transmitted when it holds this many (`--burst`).
+    burst: usize,
 }
 
 /// Transmits `buf` on `txq`; frees and counts what the queue did not take.
@@ -150,7 +153,7 @@ impl Sink<Mbuf> for MbufSink<'_, '_, '_> {
         if let Err(b) = buf.push(b) {
             drop(b);
         }
-        if buf.is_full() {
+        if buf.len() >= self.burst {
             flush(buf, txq, self.c, p);
         }
     }
@@ -193,6 +196,7 @@ pub struct Worker<'a, 'p, 'm, P> {
     c: &'a RoleCounters,
     since: u64,
     drain: u64,
+    burst: usize,
 }
 
 impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
@@ -213,7 +217,16 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
             c,
             since: 0,
             drain: tsc.us_to_ticks(BURST_TX_DRAIN_US),
+            burst: MAX_PKT_BURST,
         }
+    }
+
+    /// Receives at most `burst` packets per rx burst and transmits a tx
+    /// buffer when it holds `burst` (`--burst`; clamped to
+    /// 1..=[`MAX_PKT_BURST`], the default).
+    pub fn with_burst(mut self, burst: usize) -> Self {
+        self.burst = burst.clamp(1, MAX_PKT_BURST);
+        self
     }
 
     /// The pipeline.
@@ -237,14 +250,15 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
             pool: self.pool,
             c: self.c,
             since: &mut self.since,
+            burst: self.burst,
         };
         let mut saturated = false;
         for (port, rxq) in self.q.rx.iter_mut() {
-            let n = rxq.rx_burst(&mut self.rx);
+            let n = rxq.rx_burst_max(&mut self.rx, self.burst);
             if n == 0 {
                 continue;
             }
-            saturated |= n == MAX_PKT_BURST;
+            saturated |= n == self.burst;
             total += n;
             self.c.port(usize::from(*port)).rx.add(n as u64);
             self.pipe
@@ -279,7 +293,21 @@ pub fn run<P: Pipeline<Mbuf>>(
     stop: &AtomicBool,
     tsc: Tsc,
 ) {
-    let mut w = Worker::new(pipe, q, pool, c, tsc);
+    run_burst(pipe, q, pool, c, stop, tsc, MAX_PKT_BURST);
+}
+
+/// [`run`] with at most `burst` packets per rx burst and per tx flush
+/// ([`Worker::with_burst`]).
+pub fn run_burst<P: Pipeline<Mbuf>>(
+    pipe: P,
+    q: &mut RoleQueues<'_>,
+    pool: &Mempool<'_>,
+    c: &RoleCounters,
+    stop: &AtomicBool,
+    tsc: Tsc,
+    burst: usize,
+) {
+    let mut w = Worker::new(pipe, q, pool, c, tsc).with_burst(burst);
     while !stop.load(Ordering::Relaxed) {
         w.poll();
     }
@@ -289,6 +317,7 @@ pub fn run<P: Pipeline<Mbuf>>(
 /// Launches one worker per entry of `lcores`, each with the pipeline
 /// `make(worker index)` and counter block `counters[w]`, over `ports`;
 /// runs `monitor` on the calling lcore, then stops and joins the workers.
+/// Bursts of [`MAX_PKT_BURST`]: [`launch_burst`] takes the size.
 #[allow(clippy::too_many_arguments)] // each is a separate resource of the run
 pub fn launch<P, T>(
     eal: &Eal,
@@ -303,6 +332,41 @@ pub fn launch<P, T>(
 where
     P: Pipeline<Mbuf>,
 {
+    launch_burst(
+        eal,
+        ports,
+        lcores,
+        pool,
+        MAX_PKT_BURST,
+        make,
+        counters,
+        stop,
+        monitor,
+    )
+}
+
+/// [`launch`] with at most `burst` packets per rx burst and per tx flush
+/// (1..=[`MAX_PKT_BURST`], `--burst`).
+#[allow(clippy::too_many_arguments)] // each is a separate resource of the run
+pub fn launch_burst<P, T>(
+    eal: &Eal,
+    ports: &[Port<'_>],
+    lcores: &[LcoreId],
+    pool: &Mempool<'_>,
+    burst: usize,
+    make: impl Fn(usize) -> P,
+    counters: &[RoleCounters],
+    stop: &AtomicBool,
+    monitor: impl FnOnce() -> T,
+) -> Result<T>
+where
+    P: Pipeline<Mbuf>,
+{
+    if !(1..=MAX_PKT_BURST).contains(&burst) {
+        return Err(Error::InvalidArgument(format!(
+            "burst {burst}: expected 1 to {MAX_PKT_BURST}"
+        )));
+    }
     if counters.len() < lcores.len() {
         return Err(Error::InvalidArgument(
             "one counter block per worker is needed".into(),
@@ -314,7 +378,7 @@ where
         let mut handles = Vec::with_capacity(lcores.len());
         for (w, ((q, &lc), c)) in plans.iter_mut().zip(lcores).zip(counters).enumerate() {
             let pipe = make(w);
-            match s.launch(lc, move || run(pipe, q, pool, c, stop, tsc)) {
+            match s.launch(lc, move || run_burst(pipe, q, pool, c, stop, tsc, burst)) {
                 Ok(h) => handles.push(h),
                 Err(e) => {
                     stop.store(true, Ordering::Relaxed);

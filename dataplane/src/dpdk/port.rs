@@ -589,14 +589,23 @@ impl RxQueue<'_> {
     /// call into the C shim on every burst.
     #[inline(always)]
     pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
+        self.rx_burst_max(burst, N)
+    }
+
+    /// As [`RxQueue::rx_burst`], but asks the PMD for at most `max - len`
+    /// packets, so that `burst` holds at most `max` (`--burst`; a `max`
+    /// above `N` counts as `N`).
+    #[inline(always)]
+    pub fn rx_burst_max<const N: usize>(&mut self, burst: &mut Burst<N>, max: usize) -> usize {
         let (p, len) = burst.raw_parts();
-        let room = (N - len) as u16;
+        let room = max.min(N).saturating_sub(len) as u16;
         let q = usize::from(self.queue);
         // SAFETY: `ops` points into the static rte_eth_fp_ops array at this
         // port's slot; the port is started and cannot stop while this handle
         // borrows it, so the burst function and queue data are the ones DPDK
         // installed at start. This handle is the queue's only user; slots
-        // len..N are free and the PMD writes at most `room` owned mbufs there.
+        // len..N are free and the PMD writes at most `room` (<= N - len)
+        // owned mbufs there.
         unsafe {
             let ops = &*self.ops;
             let qd = *ops.rxq.data.add(q);
