@@ -39,22 +39,18 @@ const VETH_BLOCKS: usize = 4096;
 /// Loads the configuration file named by `--config`, with `--role` and
 /// `--encap` applied. Every error is reported (exit 2).
 pub fn load_config(path: &Path, opts: &Options) -> Result<Config, RunError> {
-    let mut text = std::fs::read_to_string(path)
+    let text = std::fs::read_to_string(path)
         .map_err(|e| RunError::Usage(anyhow!("--config {}: {e}", path.display())))?;
-    // Overrides go through the same validation as the file.
-    if opts.role.is_some() || opts.encap.is_some() {
-        let mut doc: toml::Table = text
-            .parse()
-            .map_err(|e| RunError::Usage(anyhow!("{}: {e}", path.display())))?;
-        if let Some(r) = &opts.role {
-            doc.insert("role".into(), toml::Value::String(r.clone()));
-        }
-        if let Some(e) = &opts.encap {
-            doc.insert("encap".into(), toml::Value::String(e.clone()));
-        }
-        text = doc.to_string();
+    // Overrides go through the same validation as the file, and errors keep
+    // the file's positions (the text is not rewritten).
+    let mut set: Vec<(&str, &str)> = Vec::new();
+    if let Some(r) = &opts.role {
+        set.push(("role", r));
     }
-    vfex_control::config::parse(&path.display().to_string(), &text)
+    if let Some(e) = &opts.encap {
+        set.push(("encap", e));
+    }
+    vfex_control::config::parse_overriding(&path.display().to_string(), &text, &set)
         .map_err(|e| RunError::Usage(anyhow!("{e}")))
 }
 

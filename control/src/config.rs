@@ -80,13 +80,31 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Parses and validates configuration text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    parse_overriding(file, text, &[])
+}
+
+/// [`parse`] with top-level string keys set to other values first (the
+/// CLI's `--role` and `--encap`), validated like the file's own: the text
+/// is not rewritten, so errors keep the file's lines and columns (an error
+/// about an overriding value itself is reported at 1:1).
+pub fn parse_overriding(
+    file: &str,
+    text: &str,
+    set: &[(&str, &str)],
+) -> Result<Config, ConfigErrors> {
     let mut cx = Cx { errs: Vec::new() };
     let (root, syntax) = DeTable::parse_recoverable(text);
     for e in syntax {
         let span = e.span().unwrap_or(0..0);
         cx.err(span, format!("TOML syntax: {}", e.message().trim_end()));
     }
-    let root = root.into_inner();
+    let mut root = root.into_inner();
+    for (k, v) in set {
+        root.insert(
+            Spanned::new(0..0, (*k).to_owned().into()),
+            Spanned::new(0..0, DeValue::String((*v).to_owned().into())),
+        );
+    }
     let config = decode(&mut cx, &root, text);
     if cx.errs.is_empty() {
         if let Some(c) = config {
