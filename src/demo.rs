@@ -383,7 +383,9 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
         // Let the workers deliver what is in flight: drain the ends until
         // every frame addressed to them arrived or was counted as a drop
         // (floods before learning make more arrive, never fewer), or
-        // nothing moved for 500 ms (at most 5 s), then stop them.
+        // nothing moved for 1.5 s (a worker sharing its CPU with other
+        // busy processes can go that long unscheduled; at most 5 s in all),
+        // then stop them.
         let lost = || -> u64 {
             ext_counters
                 .iter()
@@ -413,7 +415,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
             }
             if got != last.1 {
                 last = (Instant::now(), got);
-            } else if last.0.elapsed() >= Duration::from_millis(500) {
+            } else if last.0.elapsed() >= Duration::from_millis(1500) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
