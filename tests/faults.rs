@@ -3,7 +3,8 @@
 //! own named counter, the good frames around it still arrive, the run exits
 //! 0 with every mbuf back, and the summary balances exactly (received =
 //! sent + drops by reason). Then bad command lines, a second instance with
-//! the same file prefix, and a restart after SIGKILL.
+//! the same file prefix, a stop by SIGINT / SIGTERM and a restart after it,
+//! and a restart after SIGKILL.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -529,6 +530,90 @@ fn second_instance_with_the_same_prefix_is_refused() {
     assert!(o1.status.success(), "{:?}", text(&o1));
     assert!(text(&o1).0.contains("Forward statistics"));
     assert!(!runtime_dir(tag).exists());
+}
+
+/// SIGINT and SIGTERM stop a running role (an extender on pcap ports,
+/// `--duration 0`) within a second, with its final summary, exit status 0
+/// and nothing left behind; a restart with the same file prefix and the
+/// same configuration then needs no clean-up and forwards every frame.
+#[test]
+fn sigint_and_sigterm_stop_a_role_and_a_restart_needs_no_cleanup() {
+    for sig in ["INT", "TERM"] {
+        let tag = format!("sig{sig}");
+        let dir = TempDir::new(&format!("faults-{tag}"));
+        let cfg = extender(dir.path(), &tag, "vntag", "vif", [101, 102], 4000);
+        let up = eth(VM2, VM1, 0x88b5, b"before and after the signal");
+        let down = vntag(VM2, 0x8066_0000);
+        write_pcap(&dir.join("vm1-in.pcap"), std::slice::from_ref(&up));
+        write_pcap(&dir.join("vm2-in.pcap"), &[]);
+        write_pcap(&dir.join("up-in.pcap"), std::slice::from_ref(&down));
+        let run = |extra: &[&str]| {
+            let mut a = eal(&tag);
+            a.extend(["--", "--config", &cfg, "--stats-period", "0"].map(String::from));
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        };
+        let mut child = Command::new(VFEX)
+            .args(run(&["--duration", "0"]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_dir(&runtime_dir(&tag));
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let killed = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut status = None;
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Some(s) = child.try_wait().unwrap() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let took = t0.elapsed();
+        let Some(status) = status else {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("SIG{sig}: vfex did not stop within 5 s");
+        };
+        let o = child.wait_with_output().unwrap();
+        let (out, err) = text(&o);
+        assert!(status.success(), "SIG{sig}: {status:?}\n{out}\n{err}");
+        assert!(
+            took < Duration::from_secs(1),
+            "SIG{sig}: stopped in {took:?}"
+        );
+        assert!(out.contains("signal received"), "SIG{sig}: {out}");
+        assert!(!err.contains("mbufs still in use"), "SIG{sig}: {err}");
+        let s = summary(&out);
+        let dropped: u64 = s.drops.values().sum();
+        assert_eq!(s.rx, s.tx + dropped, "SIG{sig}: balanced summary\n{out}");
+        assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
+
+        // The restart: same prefix, same file, nothing cleaned by hand.
+        let o = Command::new(VFEX)
+            .args(run(&["--stop-after-idle", "300"]))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "SIG{sig}: restart\n{out}\n{err}");
+        let s = summary(&out);
+        assert_eq!((s.rx, s.tx), (2, 2), "SIG{sig}: restart\n{out}");
+        assert!(s.drops.is_empty(), "SIG{sig}: restart\n{out}");
+        let mut want_up = up[..12].to_vec();
+        want_up.extend_from_slice(&[0x89, 0x26, 0, 0, 0, 101]);
+        want_up.extend_from_slice(&up[12..]);
+        assert_eq!(read_pcap(&dir.join("up-out.pcap")), [want_up]);
+        assert_eq!(read_pcap(&dir.join("vm2-out.pcap")).len(), 1);
+        assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
+    }
 }
 
 /// SIGKILL leaves the runtime directory (and hugepage files, with
