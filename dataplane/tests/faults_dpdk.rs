@@ -931,3 +931,98 @@ fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
         "without the policer the storm must hurt: {unheld:?}"
     );
 }
+
+/// A flood of 600 source MACs from a vEth without a limit into a learning
+/// table of 64 slots: the table fills, the frames of MACs that find no
+/// slot are still flooded (not dropped) and counted by the table, and the
+/// MACs learned before the flood keep their entries: unicast between the
+/// other vEths still goes to one port only.
+#[test]
+fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
+    let _serial = serial();
+    let pool = pool(1024);
+    let w = wires(&[1024, 64, 64]);
+    let (inner, outer) = w.ends(&pool);
+    let mut b = TablesBuilder::new(Role::Bridge, 3);
+    for p in 0..3 {
+        b.port(p, PortKind::Ordinary);
+    }
+    b.veth(VethConfig::new("flooder", 0, 0));
+    b.veth(VethConfig::new("a", 1, 0));
+    b.veth(VethConfig::new("b", 2, 0));
+    let rcu = Rcu::new(b.build().unwrap());
+    let learn = Arc::new(LearnTable::new(64, 4));
+    let tsc = Tsc::new(eal());
+    let mut q = worker::plan(&inner, 1).unwrap();
+    let c = RoleCounters::new(3, 3);
+    let mut wk = Worker::new(
+        Bridge::new(
+            rcu.reader(),
+            learn.clone(),
+            Kernels::detect().unwrap(),
+            tsc.hz(),
+            0,
+        ),
+        &mut q[0],
+        &pool,
+        &c,
+        tsc,
+    );
+    // a and b are known before the flood.
+    let ab = eth(mac(0xb), mac(0xa), 0x0800, 64);
+    let ba = eth(mac(0xa), mac(0xb), 0x0800, 64);
+    send(&pool, &outer[1], std::slice::from_ref(&ab));
+    wk.poll();
+    wk.flush();
+    send(&pool, &outer[2], std::slice::from_ref(&ba));
+    wk.poll();
+    wk.flush();
+    assert_eq!(recv(&outer[0]), vec![ab.clone()]);
+    assert_eq!(recv(&outer[1]), vec![ba.clone()]);
+    assert_eq!(recv(&outer[2]), vec![ab.clone()]);
+
+    let fmac = |i: u16| [2, 0, 0, 1, (i >> 8) as u8, i as u8];
+    let flood: Vec<Vec<u8>> = (0..600)
+        .map(|i| eth(mac(0x77), fmac(i), 0x0800, 60))
+        .collect();
+    send(&pool, &outer[0], &flood);
+    let (mut got, mut at_a, mut at_b) = (0, 0, 0);
+    while got < flood.len() {
+        let n = wk.poll();
+        assert!(n > 0, "frames lost before the pipeline");
+        got += n;
+        wk.flush();
+        at_a += recv(&outer[1]).len();
+        at_b += recv(&outer[2]).len();
+    }
+    assert_eq!(
+        (at_a, at_b),
+        (600, 600),
+        "every frame flooded, none dropped"
+    );
+    assert!(
+        learn.full() > 0,
+        "the table counted the MACs it could not hold"
+    );
+    let held = learn.count(0) as usize;
+    assert!(
+        held + 2 <= learn.capacity(),
+        "{held} of {}",
+        learn.capacity()
+    );
+    assert_eq!(drops(&[&c]), vec![]);
+    // The learned MACs of a and b survived: unicast, one port.
+    send(&pool, &outer[1], std::slice::from_ref(&ab));
+    wk.poll();
+    wk.flush();
+    send(&pool, &outer[2], std::slice::from_ref(&ba));
+    wk.poll();
+    wk.flush();
+    assert_eq!(recv(&outer[2]), vec![ab]);
+    assert_eq!(recv(&outer[1]), vec![ba]);
+    assert_eq!(recv(&outer[0]), Vec::<Vec<u8>>::new());
+    drop(wk);
+    drop(q);
+    drop((inner, outer));
+    assert_eq!(pool.in_use(), 0, "mbufs back to baseline");
+}
