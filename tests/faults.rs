@@ -460,6 +460,46 @@ fn bad_cli_inputs_exit_2_and_name_the_token() {
     }
 }
 
+/// A bad configuration file given with `--role` or `--encap`: the errors
+/// must point at the lines of the file, as they do without the option.
+///
+/// Fails today: `src/role.rs` `load_config` applies the overrides by
+/// parsing the file into a `toml::Table` and serializing it again, and the
+/// positions are then those of the rewritten text (comments and blank lines
+/// gone, keys reordered): `12:8` comes out as `9:8`.
+#[test]
+#[ignore = "bug in src/role.rs load_config (owned by the CLI work): with --role/--encap the error positions are those of the re-serialized file"]
+fn bad_config_with_role_override_reports_the_file_positions() {
+    let dir = TempDir::new("faults-override");
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "# a comment\n# another\n\nrole = \"port-extender\"\nencap = \"vntag\"\n\n[ports.up]\nkind = \"uplink\"\ndevargs = \"net_null0\"\n\n[veths.a]\nport = \"nope\"\nvif = 99999\n",
+    )
+    .unwrap();
+    let file = cfg.display().to_string();
+    for extra in [
+        &[][..],
+        &["--role", "port-extender"][..],
+        &["--encap", "vntag"][..],
+    ] {
+        let tag = format!("override{}", extra.len());
+        let mut a = eal(&tag);
+        a.extend(["--", "--config", &file].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(VFEX)
+            .args(&a)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}\n{out}\n{err}");
+        assert!(err.contains(&format!("{file}:12:8: ")), "{extra:?}: {err}");
+        assert!(err.contains(&format!("{file}:13:7: ")), "{extra:?}: {err}");
+        assert!(!runtime_dir(&tag).exists());
+    }
+}
+
 /// Waits until the instance whose runtime directory is `dir` is up: its
 /// telemetry socket, created at the end of EAL's start-up (the config file
 /// appears before EAL locks it).
