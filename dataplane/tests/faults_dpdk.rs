@@ -31,12 +31,13 @@ use vfex_dataplane::worker::{self, Worker};
 
 // ------------------------------------------------------------------ set-up
 
-/// The tests of this file run one at a time. A dropped `VirtualWire`
-/// closes its port ids if they are still valid, but once its `Port`
-/// handles have closed them, another thread's new wire may already have
-/// been given the same ids: with tests creating and dropping wires in
-/// parallel, one test's wire clean-up closed another test's fresh port
-/// (`rte_eth_dev_configure: Device or resource busy`).
+/// The tests of this file run one at a time (together they take under a
+/// second). Run in parallel, one of them once failed at set-up with
+/// `rte_eth_dev_configure(port 0): Device or resource busy` while another
+/// was unwinding; not reproduced since. A likely cause: a dropped
+/// `VirtualWire` closes its port ids if they are still valid, after its
+/// `Port` handles have closed them, so a wire created meanwhile by another
+/// thread with the same ids can have its ports closed under it.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
