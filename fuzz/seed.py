@@ -151,6 +151,12 @@ def shell_seeds():
         for cmds in re.findall(r'"((?:show|veth|help)[^"\\]*(?:\\.[^"\\]*)*\\nquit\\n)"', f.read()):
             lines.update(rust_str(cmds).splitlines())
     lines.update(["", "   # only a comment", "help", "\t", "show  port   stats\tall"])
+    # Non-ASCII text and white space that is more than one byte in UTF-8
+    # (no-break, ideographic, line separator, NEL): the splitter and the
+    # completer must not cut inside a character.
+    for ws in ("\u00a0", "\u3000", "\u2028", "\u0085", "\u2003"):
+        lines.update([f"show{ws}", f"show{ws}p", f"veth{ws}add vm1", f"{ws}help", f"show port{ws}stats all"])
+    lines.update(["veth add vm\u00e9", "load config \"f\u00e9.toml\"", "show veth \u540d", "\u00e9"])
     for line in sorted(lines):
         yield hashlib.sha1(line.encode()).hexdigest()[:12], line
 

@@ -62,12 +62,12 @@ fn started<'a>(mut p: Port<'a>, pool: &'a Mempool<'_>) -> Port<'a> {
 /// `sizes.len()` ring wires: the role's ends (port index i = wire i) and
 /// the test's ends. A wire of size n holds n - 1 frames.
 struct Wires {
-    _w: Vec<VirtualWire<'static>>,
+    wires: Vec<VirtualWire<'static>>,
 }
 
 fn wires(sizes: &[u32]) -> Wires {
     Wires {
-        _w: sizes
+        wires: sizes
             .iter()
             .map(|n| VirtualWire::new(eal(), &unique("fw"), *n).expect("wire"))
             .collect(),
@@ -78,7 +78,7 @@ impl Wires {
     fn ends<'a>(&'a self, pool: &'a Mempool<'_>) -> (Vec<Port<'a>>, Vec<Port<'a>>) {
         let mut inner = Vec::new();
         let mut outer = Vec::new();
-        for w in &self._w {
+        for w in &self.wires {
             let (a, b) = w.ports().expect("ports");
             inner.push(started(a, pool));
             outer.push(started(b, pool));
@@ -850,13 +850,7 @@ fn storm(policer: Option<PolicerParams>, rounds: u64) -> Storm {
     round(0, &mut sink);
     assert_eq!(recv(&outer[0]), vec![hello.clone()]);
     assert_eq!(recv(&outer[1]), vec![hello]);
-    let bc: Vec<Vec<u8>> = (0..64)
-        .map(|i| eth([0xff; 6], mac(0x5), 0x0806, 60 + (i % 2)))
-        .map(|mut f| {
-            f.truncate(60);
-            f
-        })
-        .collect();
+    let bc = vec![eth([0xff; 6], mac(0x5), 0x0806, 60); 64];
     let uni: Vec<Vec<u8>> = (0..16)
         .map(|i| eth(mac(0xb), mac(0xa), 0x0800, 60 + i))
         .collect();
