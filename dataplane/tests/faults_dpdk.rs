@@ -31,18 +31,6 @@ use vfex_dataplane::worker::{self, Worker};
 
 // ------------------------------------------------------------------ set-up
 
-/// The tests of this file run one at a time (together they take under a
-/// second). Run in parallel, one of them once failed at set-up with
-/// `rte_eth_dev_configure(port 0): Device or resource busy` while another
-/// was unwinding; not reproduced since. A likely cause: a dropped
-/// `VirtualWire` closes its port ids if they are still valid, after its
-/// `Port` handles have closed them, so a wire created meanwhile by another
-/// thread with the same ids can have its ports closed under it.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn started<'a>(mut p: Port<'a>, pool: &'a Mempool<'_>) -> Port<'a> {
     p.configure(
         pool,
@@ -243,7 +231,6 @@ fn extender_tables(vms: u16, edit: impl FnOnce(&mut [VethConfig])) -> Arc<Rcu<Ta
 /// back.
 #[test]
 fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
-    let _serial = serial();
     let pool = pool(512);
     let w = wires(&[64, 64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -348,7 +335,6 @@ fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
 /// right.
 #[test]
 fn bridge_counts_headroomless_and_chained_frames_and_forwards_the_rest() {
-    let _serial = serial();
     let pool = pool(512);
     let w = wires(&[64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -426,7 +412,6 @@ fn bridge_counts_headroomless_and_chained_frames_and_forwards_the_rest() {
 /// everything VM 1 sends goes up again.
 #[test]
 fn tx_back_pressure_through_the_extender_conserves_every_frame() {
-    let _serial = serial();
     let pool = pool(512);
     // Uplink wire: a 16-slot ring.
     let w = wires(&[16, 64, 64]);
@@ -520,7 +505,6 @@ fn tx_back_pressure_through_the_extender_conserves_every_frame() {
 /// baseline.
 #[test]
 fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
-    let _serial = serial();
     let pool = pool(512);
     let rpool = common::pool(16);
     let w = wires(&[64, 64, 64, 64]);
@@ -625,7 +609,6 @@ fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
 /// while a MAC beyond its limit is unknown (flooded).
 #[test]
 fn mac_table_flood_is_held_at_the_veth_limit_and_others_still_learn() {
-    let _serial = serial();
     let pool = pool(1024);
     let w = wires(&[256, 64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -897,7 +880,6 @@ fn storm(policer: Option<PolicerParams>, rounds: u64) -> Storm {
 /// more than 5%: the scenario does test the policer.
 #[test]
 fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
-    let _serial = serial();
     const ROUNDS: u64 = 40;
     let held = storm(
         Some(PolicerParams {
@@ -934,7 +916,6 @@ fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
 /// other vEths still goes to one port only.
 #[test]
 fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
-    let _serial = serial();
     let pool = pool(1024);
     let w = wires(&[1024, 64, 64]);
     let (inner, outer) = w.ends(&pool);
