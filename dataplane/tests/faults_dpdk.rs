@@ -31,6 +31,29 @@ use vfex_dataplane::worker::{self, Worker};
 
 // ------------------------------------------------------------------ set-up
 
+/// At most 3 tests of this file hold wires at once: a process has 32
+/// ethdev port ids (`RTE_MAX_ETHPORTS` in Debian's DPDK) and a test here
+/// takes up to 8 (with more test threads than that, `VirtualWire::new`
+/// ran out of ids).
+fn port_slots() -> impl Drop {
+    use std::sync::{Condvar, Mutex};
+    static HELD: Mutex<u32> = Mutex::new(0);
+    static FREED: Condvar = Condvar::new();
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            *HELD.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            FREED.notify_one();
+        }
+    }
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    while *held >= 3 {
+        held = FREED.wait(held).unwrap_or_else(|e| e.into_inner());
+    }
+    *held += 1;
+    Slot
+}
+
 fn started<'a>(mut p: Port<'a>, pool: &'a Mempool<'_>) -> Port<'a> {
     p.configure(
         pool,
@@ -231,6 +254,7 @@ fn extender_tables(vms: u16, edit: impl FnOnce(&mut [VethConfig])) -> Arc<Rcu<Ta
 /// back.
 #[test]
 fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
+    let _slot = port_slots();
     let pool = pool(512);
     let w = wires(&[64, 64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -335,6 +359,7 @@ fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
 /// right.
 #[test]
 fn bridge_counts_headroomless_and_chained_frames_and_forwards_the_rest() {
+    let _slot = port_slots();
     let pool = pool(512);
     let w = wires(&[64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -412,6 +437,7 @@ fn bridge_counts_headroomless_and_chained_frames_and_forwards_the_rest() {
 /// everything VM 1 sends goes up again.
 #[test]
 fn tx_back_pressure_through_the_extender_conserves_every_frame() {
+    let _slot = port_slots();
     let pool = pool(512);
     // Uplink wire: a 16-slot ring.
     let w = wires(&[16, 64, 64]);
@@ -505,6 +531,7 @@ fn tx_back_pressure_through_the_extender_conserves_every_frame() {
 /// baseline.
 #[test]
 fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
+    let _slot = port_slots();
     let pool = pool(512);
     let rpool = common::pool(16);
     let w = wires(&[64, 64, 64, 64]);
@@ -609,6 +636,7 @@ fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
 /// while a MAC beyond its limit is unknown (flooded).
 #[test]
 fn mac_table_flood_is_held_at_the_veth_limit_and_others_still_learn() {
+    let _slot = port_slots();
     let pool = pool(1024);
     let w = wires(&[256, 64, 64]);
     let (inner, outer) = w.ends(&pool);
@@ -880,6 +908,7 @@ fn storm(policer: Option<PolicerParams>, rounds: u64) -> Storm {
 /// more than 5%: the scenario does test the policer.
 #[test]
 fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
+    let _slot = port_slots();
     const ROUNDS: u64 = 40;
     let held = storm(
         Some(PolicerParams {
@@ -916,6 +945,7 @@ fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
 /// other vEths still goes to one port only.
 #[test]
 fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
+    let _slot = port_slots();
     let pool = pool(1024);
     let w = wires(&[1024, 64, 64]);
     let (inner, outer) = w.ends(&pool);
