@@ -33,8 +33,8 @@ use vfex_dataplane::worker::{self, Worker};
 
 /// At most 3 tests of this file hold wires at once: a process has 32
 /// ethdev port ids (`RTE_MAX_ETHPORTS` in Debian's DPDK) and a test here
-/// takes up to 8 (with more test threads than that, `VirtualWire::new`
-/// ran out of ids).
+/// takes up to 8 (a run with 8 test threads failed once in
+/// `VirtualWire::new`, most likely out of ids).
 fn port_slots() -> impl Drop {
     use std::sync::{Condvar, Mutex};
     static HELD: Mutex<u32> = Mutex::new(0);
