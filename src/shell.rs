@@ -846,9 +846,9 @@ mod tests {
         assert_eq!(complete("veth ").1, vec!["add", "del", "set"]);
     }
 
-    /// Fuzz crash (fuzz/fuzz_targets/shell.rs): white space that is more
-    /// than one byte in UTF-8 (no-break space, ideographic space) before
-    /// the word being completed sliced the line inside a character.
+    /// A crash confirmed with fuzz/fuzz_targets/shell.rs: white space that
+    /// is more than one byte in UTF-8 (no-break space, ideographic space)
+    /// before the word being completed sliced the line inside a character.
     #[test]
     fn completion_after_multibyte_white_space() {
         assert_eq!(complete("show\u{a0}"), (6, complete("show ").1));
