@@ -8,9 +8,12 @@
 # Installs cargo-fuzz if missing (cargo install cargo-fuzz --locked). cargo
 # fuzz passes nightly-only flags (-Z sanitizer=address); on stable Rust this
 # script sets RUSTC_BOOTSTRAP=1 so the stable toolchain accepts them.
-# Corpora are seeded from dataplane/tests/data/vectors/vectors.json
-# (fuzz/seed.py) and grow in fuzz/corpus/<target>/; a crash is saved in
-# fuzz/artifacts/<target>/ and stops the run with a non-zero exit status.
+# Corpora are seeded by fuzz/seed.py (wire and kernel targets from
+# dataplane/tests/data/vectors/vectors.json; config from examples/, the
+# docs and the bad configurations of the tests; shell from the command
+# table of src/shell.rs and the shell tests) and grow in
+# fuzz/corpus/<target>/; a crash is saved in fuzz/artifacts/<target>/ and
+# stops the run with a non-zero exit status. CI runs `scripts/fuzz.sh 5`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -644,7 +644,11 @@ pub fn help(topic: Option<&str>) -> String {
 /// Completions of the last (partial) word of `line`: command words from
 /// the table.
 pub fn complete(line: &str) -> (usize, Vec<String>) {
-    let start = line.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let start = line
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let prefix: Vec<String> = line[..start].split_whitespace().map(String::from).collect();
     let partial = &line[start..];
     let c = next_words(&prefix)
@@ -840,5 +844,15 @@ mod tests {
         assert_eq!(at, 5);
         assert!(c.contains(&"veth".to_string()) && c.contains(&"mac-table".to_string()));
         assert_eq!(complete("veth ").1, vec!["add", "del", "set"]);
+    }
+
+    /// A crash confirmed with fuzz/fuzz_targets/shell.rs: white space that
+    /// is more than one byte in UTF-8 (no-break space, ideographic space)
+    /// before the word being completed sliced the line inside a character.
+    #[test]
+    fn completion_after_multibyte_white_space() {
+        assert_eq!(complete("show\u{a0}"), (6, complete("show ").1));
+        assert_eq!(complete("show\u{3000}p"), (7, vec!["port".to_string()]));
+        assert_eq!(complete("\u{2028}"), (3, complete("").1));
     }
 }

@@ -3,7 +3,8 @@
 //! own named counter, the good frames around it still arrive, the run exits
 //! 0 with every mbuf back, and the summary balances exactly (received =
 //! sent + drops by reason). Then bad command lines, a second instance with
-//! the same file prefix, and a restart after SIGKILL.
+//! the same file prefix, a stop by SIGINT / SIGTERM and a restart after it,
+//! and a restart after SIGKILL.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -459,6 +460,46 @@ fn bad_cli_inputs_exit_2_and_name_the_token() {
     }
 }
 
+/// A bad configuration file given with `--role` or `--encap`: the errors
+/// must point at the lines of the file, as they do without the option.
+///
+/// Fails today: `src/role.rs` `load_config` applies the overrides by
+/// parsing the file into a `toml::Table` and serializing it again, and the
+/// positions are then those of the rewritten text (comments and blank lines
+/// gone, keys reordered): `12:8` comes out as `9:8`.
+#[test]
+#[ignore = "bug in src/role.rs load_config (owned by the CLI work): with --role/--encap the error positions are those of the re-serialized file"]
+fn bad_config_with_role_override_reports_the_file_positions() {
+    let dir = TempDir::new("faults-override");
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "# a comment\n# another\n\nrole = \"port-extender\"\nencap = \"vntag\"\n\n[ports.up]\nkind = \"uplink\"\ndevargs = \"net_null0\"\n\n[veths.a]\nport = \"nope\"\nvif = 99999\n",
+    )
+    .unwrap();
+    let file = cfg.display().to_string();
+    for extra in [
+        &[][..],
+        &["--role", "port-extender"][..],
+        &["--encap", "vntag"][..],
+    ] {
+        let tag = format!("override{}", extra.len());
+        let mut a = eal(&tag);
+        a.extend(["--", "--config", &file].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(VFEX)
+            .args(&a)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}\n{out}\n{err}");
+        assert!(err.contains(&format!("{file}:12:8: ")), "{extra:?}: {err}");
+        assert!(err.contains(&format!("{file}:13:7: ")), "{extra:?}: {err}");
+        assert!(!runtime_dir(&tag).exists());
+    }
+}
+
 /// Waits until the instance whose runtime directory is `dir` is up: its
 /// telemetry socket, created at the end of EAL's start-up (the config file
 /// appears before EAL locks it).
@@ -529,6 +570,90 @@ fn second_instance_with_the_same_prefix_is_refused() {
     assert!(o1.status.success(), "{:?}", text(&o1));
     assert!(text(&o1).0.contains("Forward statistics"));
     assert!(!runtime_dir(tag).exists());
+}
+
+/// SIGINT and SIGTERM stop a running role (an extender on pcap ports,
+/// `--duration 0`) within a second, with its final summary, exit status 0
+/// and nothing left behind; a restart with the same file prefix and the
+/// same configuration then needs no clean-up and forwards every frame.
+#[test]
+fn sigint_and_sigterm_stop_a_role_and_a_restart_needs_no_cleanup() {
+    for sig in ["INT", "TERM"] {
+        let tag = format!("sig{sig}");
+        let dir = TempDir::new(&format!("faults-{tag}"));
+        let cfg = extender(dir.path(), &tag, "vntag", "vif", [101, 102], 4000);
+        let up = eth(VM2, VM1, 0x88b5, b"before and after the signal");
+        let down = vntag(VM2, 0x8066_0000);
+        write_pcap(&dir.join("vm1-in.pcap"), std::slice::from_ref(&up));
+        write_pcap(&dir.join("vm2-in.pcap"), &[]);
+        write_pcap(&dir.join("up-in.pcap"), std::slice::from_ref(&down));
+        let run = |extra: &[&str]| {
+            let mut a = eal(&tag);
+            a.extend(["--", "--config", &cfg, "--stats-period", "0"].map(String::from));
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        };
+        let mut child = Command::new(VFEX)
+            .args(run(&["--duration", "0"]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_dir(&runtime_dir(&tag));
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let killed = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut status = None;
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Some(s) = child.try_wait().unwrap() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let took = t0.elapsed();
+        let Some(status) = status else {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("SIG{sig}: vfex did not stop within 5 s");
+        };
+        let o = child.wait_with_output().unwrap();
+        let (out, err) = text(&o);
+        assert!(status.success(), "SIG{sig}: {status:?}\n{out}\n{err}");
+        assert!(
+            took < Duration::from_secs(1),
+            "SIG{sig}: stopped in {took:?}"
+        );
+        assert!(out.contains("signal received"), "SIG{sig}: {out}");
+        assert!(!err.contains("mbufs still in use"), "SIG{sig}: {err}");
+        let s = summary(&out);
+        let dropped: u64 = s.drops.values().sum();
+        assert_eq!(s.rx, s.tx + dropped, "SIG{sig}: balanced summary\n{out}");
+        assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
+
+        // The restart: same prefix, same file, nothing cleaned by hand.
+        let o = Command::new(VFEX)
+            .args(run(&["--stop-after-idle", "300"]))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "SIG{sig}: restart\n{out}\n{err}");
+        let s = summary(&out);
+        assert_eq!((s.rx, s.tx), (2, 2), "SIG{sig}: restart\n{out}");
+        assert!(s.drops.is_empty(), "SIG{sig}: restart\n{out}");
+        let mut want_up = up[..12].to_vec();
+        want_up.extend_from_slice(&[0x89, 0x26, 0, 0, 0, 101]);
+        want_up.extend_from_slice(&up[12..]);
+        assert_eq!(read_pcap(&dir.join("up-out.pcap")), [want_up]);
+        assert_eq!(read_pcap(&dir.join("vm2-out.pcap")).len(), 1);
+        assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
+    }
 }
 
 /// SIGKILL leaves the runtime directory (and hugepage files, with
