@@ -463,12 +463,10 @@ fn bad_cli_inputs_exit_2_and_name_the_token() {
 /// A bad configuration file given with `--role` or `--encap`: the errors
 /// must point at the lines of the file, as they do without the option.
 ///
-/// Fails today: `src/role.rs` `load_config` applies the overrides by
-/// parsing the file into a `toml::Table` and serializing it again, and the
-/// positions are then those of the rewritten text (comments and blank lines
-/// gone, keys reordered): `12:8` comes out as `9:8`.
+/// (`load_config` once re-serialized the file to apply the overrides, and
+/// the positions were those of the rewritten text: `12:8` came out as
+/// `9:8`.)
 #[test]
-#[ignore = "bug in src/role.rs load_config (owned by the CLI work): with --role/--encap the error positions are those of the re-serialized file"]
 fn bad_config_with_role_override_reports_the_file_positions() {
     let dir = TempDir::new("faults-override");
     let cfg = dir.join("bad.toml");
