@@ -183,8 +183,20 @@ impl Topo {
         self.procs.len() - 1
     }
 
-    /// Sends SIGINT to process `i` and waits for it (5 s at most).
+    /// Sends SIGINT to vfex process `i` and waits for it (5 s at most).
     fn interrupt(&mut self, i: usize) -> std::process::ExitStatus {
+        self.interrupt_within(i, Duration::from_secs(5))
+    }
+
+    /// Sends SIGINT to tool process `i` (tshark, a sniffer) and waits for
+    /// it: 20 s at most, since on a loaded 2-CPU machine a tool that
+    /// writes out its capture can take a while (vfex's own stop time is
+    /// what the tests judge).
+    fn interrupt_tool(&mut self, i: usize) -> std::process::ExitStatus {
+        self.interrupt_within(i, Duration::from_secs(20))
+    }
+
+    fn interrupt_within(&mut self, i: usize, limit: Duration) -> std::process::ExitStatus {
         let c = &mut self.procs[i];
         let _ = Command::new("kill")
             .args(["-INT", &c.id().to_string()])
@@ -195,8 +207,8 @@ impl Topo {
                 return s;
             }
             assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "process {i} ignored SIGINT"
+                t0.elapsed() < limit,
+                "process {i} ignored SIGINT for {limit:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -341,7 +353,7 @@ impl Capture {
     fn stop(&self, t: &mut Topo) -> PathBuf {
         // Let the last frames reach the capture.
         std::thread::sleep(Duration::from_millis(300));
-        t.interrupt(self.idx);
+        t.interrupt_tool(self.idx);
         self.file.clone()
     }
 }
@@ -583,7 +595,7 @@ fn extender_to_bridge(topo: &str, c: &TagCase) {
     t.ping("vm1", "10.8.0.9", 2);
     t.ping("ext", "10.8.0.2", 2);
     let pcap = cap.stop(&mut t);
-    t.interrupt(vm1_sniff);
+    t.interrupt_tool(vm1_sniff);
     let vm1_rx = std::fs::read_to_string(&vm1_log).unwrap();
     assert!(
         vm1_rx.lines().any(|l| l.starts_with(EXT_MAC)),
@@ -782,7 +794,7 @@ fn deliveries(t: &mut Topo, dir: &TempDir, g: &Group) -> Vec<(String, BTreeSet<S
     std::thread::sleep(Duration::from_millis(500));
     let mut got = Vec::new();
     for ((ns, mac, _), (i, log)) in rx.iter().zip(sniffers) {
-        t.interrupt(i);
+        t.interrupt_tool(i);
         let text = std::fs::read_to_string(&log).unwrap();
         let mut set = BTreeSet::new();
         let mut own = 0;
