@@ -19,8 +19,10 @@ pub mod pcap;
 pub mod report;
 pub mod roles;
 pub mod scenario;
+pub mod soak;
 pub mod stats;
 pub mod sys;
+pub mod telemetry;
 pub mod tools;
 
 use anyhow::{Context, Result};
@@ -60,6 +62,9 @@ fn main() -> Result<()> {
             a.vfex
         );
     }
+    if a.scenarios.iter().any(|s| s == "soak") && a.scenarios.len() > 1 {
+        anyhow::bail!("soak runs alone: give it as the only scenario");
+    }
     let (mem, huge) = sys::memory_args(&a.memory);
     let mut perf = a.perf_stat;
     if perf && !sys::perf_can_count() {
@@ -83,7 +88,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for s in &a.scenarios {
         match s.as_str() {
-            "rfc2544" | "latency" => {}
+            "rfc2544" | "latency" | "soak" => {}
             _ => rows.extend(scenario::rows(&a, s, &roles)),
         }
     }
@@ -147,6 +152,14 @@ fn main() -> Result<()> {
     );
     sys::clean_up_on_signal()?;
     let env = tools::Env::new(a.clone(), mem, huge, perf)?;
+    if a.scenarios.iter().any(|s| s == "soak") {
+        let pass = soak(&env, &dir, &stamp)?;
+        drop(env);
+        if !pass {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let results = scenario::run_all(&env, &rows, &mut |l: &str| {
         eprintln!("  {l}");
         std::io::stderr().flush().ok();
@@ -264,6 +277,53 @@ fn main() -> Result<()> {
         files.join(", ")
     );
     Ok(())
+}
+
+/// The soak: runs it, writes `results.json`, `table.md` and the memory
+/// plots under `dir`, prints the report; returns whether it passed.
+fn soak(env: &tools::Env, dir: &std::path::Path, stamp: &str) -> Result<bool> {
+    let s = soak::run(env, &mut |l: &str| {
+        eprintln!("  {l}");
+        std::io::stderr().flush().ok();
+    })?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let machine = machine();
+    let md = format!(
+        "# vfex-perf soak {stamp}\n\nCommand: `{command}`\n\nMachine: {machine}\n\n{}",
+        s.markdown()
+    );
+    let mut doc = s.json();
+    doc["command"] = serde_json::json!(command);
+    doc["utc"] = serde_json::json!(stamp);
+    doc["machine"] = serde_json::json!(machine);
+    let mut files = report::write(dir, &doc, &md, &[])?;
+    let (rss, mbufs) = s.series();
+    for (name, title, y, series) in [
+        ("soak_rss.svg", "vfex VmRSS during the soak", "MiB", rss),
+        (
+            "soak_mbufs.svg",
+            "mbufs in use during the soak",
+            "mbufs",
+            mbufs,
+        ),
+    ] {
+        if series.iter().any(|x| !x.1.is_empty()) {
+            report::line_plot(&dir.join(name), title, "seconds", y, &series)?;
+            files.push(name.into());
+        }
+    }
+    if let Some(j) = &env.args.json {
+        std::fs::write(j, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", j.display()))?;
+    }
+    println!("\n{md}");
+    eprintln!(
+        "vfex-perf: soak {}: results in {}: {}",
+        if s.pass() { "PASS" } else { "FAIL" },
+        dir.display(),
+        files.join(", ")
+    );
+    Ok(s.pass())
 }
 
 /// One line about the machine: CPU model, cores, kernel.
