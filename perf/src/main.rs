@@ -126,30 +126,43 @@ fn main() -> Result<()> {
             r.unavailable.as_deref().unwrap_or_default()
         );
     }
-    eprintln!(
-        "vfex-perf: {} | inputs {} | frames {:?} B | workers {:?} | {} round(s) x ({} s warm-up + {} s) | memory: {} | cycles: {}",
-        a.scenarios.join(","),
-        if a.inputs.is_empty() {
-            "per scenario".to_owned()
-        } else {
-            a.inputs
-                .iter()
-                .map(|i| i.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        },
-        a.frame_sizes,
-        a.workers,
-        a.rounds,
-        a.warmup,
-        a.duration,
-        if huge {
-            "hugepages (--in-memory)"
-        } else {
-            "no hugepages (--no-huge -m 1024)"
-        },
-        if perf { "perf stat + TSC" } else { "TSC only" },
-    );
+    if a.scenarios.iter().any(|s| s == "soak") {
+        eprintln!(
+            "vfex-perf: soak | {} B frames | {} min at {} % of the zero-loss rate | rules changed every {} s | samples every {} s | search trials {} s + {} s warm-up",
+            a.frame_sizes[0],
+            a.minutes,
+            a.soak_load,
+            a.reload_period,
+            a.sample_period,
+            a.duration,
+            a.warmup
+        );
+    } else {
+        eprintln!(
+            "vfex-perf: {} | inputs {} | frames {:?} B | workers {:?} | {} round(s) x ({} s warm-up + {} s) | memory: {} | cycles: {}",
+            a.scenarios.join(","),
+            if a.inputs.is_empty() {
+                "per scenario".to_owned()
+            } else {
+                a.inputs
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            a.frame_sizes,
+            a.workers,
+            a.rounds,
+            a.warmup,
+            a.duration,
+            if huge {
+                "hugepages (--in-memory)"
+            } else {
+                "no hugepages (--no-huge -m 1024)"
+            },
+            if perf { "perf stat + TSC" } else { "TSC only" },
+        );
+    }
     sys::clean_up_on_signal()?;
     let env = tools::Env::new(a.clone(), mem, huge, perf)?;
     if a.scenarios.iter().any(|s| s == "soak") {

@@ -697,6 +697,51 @@ pub fn verdict(f: &Figures) -> Vec<Check> {
     v
 }
 
+/// What the figures say about loss that the rules do not explain: frames
+/// left in the memif ring when the generator exited, frames the ring
+/// refused, and how much of the time the worker and the generator waited
+/// for their CPUs.
+pub fn explain(f: &Figures, latency: Option<[f64; 5]>) -> Vec<String> {
+    let mut v = Vec::new();
+    let vm_rx = f.ports.get(1).map_or(0, |p| p.rx);
+    let unread = f.generator.sent.saturating_sub(vm_rx);
+    if unread > 0 {
+        v.push(format!(
+            "{unread} frames the generator sent never reached vfex: they were in the vm0 memif ring (1024 slots) when the generator exited, 0.2 s after its last frame (its fixed drain); vfex's worker had not read them by then"
+        ));
+    }
+    if f.generator.tx_failed > 0 || unread > 0 || !f.other_drops().is_empty() {
+        let run: Vec<&MemSample> = f.mem.iter().filter(|m| m.phase == "run").collect();
+        let med = |g: &dyn Fn(&MemSample) -> Option<f64>| -> String {
+            let x: Vec<f64> = run.iter().filter_map(|m| g(m)).collect();
+            if x.is_empty() {
+                "-".into()
+            } else {
+                format!(
+                    "{:.0} % (median; {:.0}..{:.0} %)",
+                    crate::stats::median(&x) * 100.0,
+                    x.iter().copied().fold(f64::INFINITY, f64::min) * 100.0,
+                    x.iter().copied().fold(0.0, f64::max) * 100.0
+                )
+            }
+        };
+        let load: Vec<f64> = run.iter().map(|m| m.load1).collect();
+        v.push(format!(
+            "scheduling: the vfex worker (busy-polling, pinned to CPU 1) was runnable but off its CPU {} of the samples' time, the generator (CPU 0) {}; load average {:.1}..{:.1} on {} CPUs{}. A frame refused by the rx ring or left in it is a frame that arrived while the worker was not running.",
+            med(&|m| m.worker.map(|w| w.1)),
+            med(&|m| m.generator.map(|w| w.1)),
+            load.iter().copied().fold(f64::INFINITY, f64::min),
+            load.iter().copied().fold(0.0, f64::max),
+            sys::cpus(),
+            latency.map_or(String::new(), |p| format!(
+                "; the largest one-way latency was {:.1} ms (a frame waited that long in a ring)",
+                p[4] / 1e3
+            ))
+        ));
+    }
+    v
+}
+
 /// Mbufs in use from `dpdk-proc-info --show-mempool` output for `pool`:
 /// size - common pool count - per-lcore caches.
 pub fn parse_proc_info_mempool(out: &str, pool: &str) -> Option<u64> {
@@ -994,6 +1039,7 @@ pub fn run(env: &Env, progress: &mut dyn FnMut(&str)) -> Result<Soak> {
         .lines()
         .find(|l| l.contains("mbufs still in use"))
         .map(str::to_owned);
+    notes.extend(explain(&fig, latency));
     let checks = verdict(&fig);
     Ok(Soak {
         search,
@@ -2009,6 +2055,28 @@ mod tests {
         assert_eq!(
             failed(&f),
             ["vfex's port counters = the PMDs' (ethdev), no rx_nombuf or errors"]
+        );
+    }
+
+    #[test]
+    fn loss_is_explained() {
+        let f = passing();
+        assert!(explain(&f, None).is_empty());
+        let mut f = passing();
+        f.generator.sent = 1024 + 1000;
+        f.mem[2].worker = Some((0.4, 0.6));
+        let n = explain(&f, Some([1.0, 2.0, 3.0, 4.0, 600_000.0]));
+        assert_eq!(n.len(), 2, "{n:?}");
+        assert!(n[0].starts_with("1024 frames the generator sent never reached vfex"));
+        assert!(
+            n[1].contains("off its CPU 60 % (median; 60..60 %)"),
+            "{}",
+            n[1]
+        );
+        assert!(
+            n[1].contains("largest one-way latency was 600.0 ms"),
+            "{}",
+            n[1]
         );
     }
 
