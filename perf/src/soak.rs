@@ -1432,6 +1432,47 @@ pub fn by_rule_set(periods: &[Period]) -> Vec<(RuleSet, usize, u64, u64, u64, u6
         .collect()
 }
 
+/// One window of the run for the report: (start s, end s, frames from
+/// vm0, frames offered, mean share of the time the worker and the
+/// generator waited for their CPUs, mean load average).
+pub type Window = (f64, f64, u64, f64, Option<f64>, Option<f64>, f64);
+
+/// The periods and samples in windows of `every` seconds: where frames
+/// went missing against when the worker and the generator were kept off
+/// their CPUs.
+pub fn windows(f: &Figures, every: f64) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut w = 0.0;
+    while w < f.seconds - 1e-9 {
+        let e = w + every;
+        let ps: Vec<&Period> = f
+            .periods
+            .iter()
+            .filter(|p| p.start.t >= w && p.start.t < e)
+            .collect();
+        let ms: Vec<&MemSample> = f
+            .mem
+            .iter()
+            .filter(|m| m.phase == "run" && m.t > w && m.t <= e)
+            .collect();
+        let mean = |g: &dyn Fn(&MemSample) -> Option<f64>| -> Option<f64> {
+            let x: Vec<f64> = ms.iter().filter_map(|m| g(m)).collect();
+            (!x.is_empty()).then(|| x.iter().sum::<f64>() / x.len() as f64)
+        };
+        out.push((
+            w,
+            e.min(f.seconds),
+            ps.iter().map(|p| p.rx()).sum(),
+            ps.iter().map(|p| p.secs()).sum::<f64>() * f.offered_pps,
+            mean(&|m| m.worker.map(|x| x.1)),
+            mean(&|m| m.generator.map(|x| x.1)),
+            mean(&|m| Some(m.load1)).unwrap_or(0.0),
+        ));
+        w = e;
+    }
+    out
+}
+
 /// The memory samples the report lists: the idle ones, and during the
 /// run about one per `every` seconds (and the last).
 pub fn condensed(mem: &[MemSample], every: f64) -> Vec<&MemSample> {
@@ -1570,8 +1611,26 @@ impl Soak {
                 "\nPoliced in the police periods: {got}, fluid estimate {exp:.0} (full bucket at each reload, then the committed rate)."
             );
         }
-        m.push_str("\n### Memory and machine over time\n\nWorker and generator: the share of the time since the previous sample that the thread ran on its CPU / waited for it while runnable (`/proc/PID/task/TID/schedstat`); a busy-polling thread that waits is a thread the scheduler took its CPU from.\n\n| t s | phase | VmRSS KiB | mbufs in use | load avg 1 min | stolen CPU % | vfex worker on CPU / waiting % | generator on CPU / waiting % |\n|---|---|---|---|---|---|---|---|\n");
         let every = if f.seconds >= 300.0 { 60.0 } else { 10.0 };
+        let _ = writeln!(
+            m,
+            "\n### Per {every:.0} s: frames received against offered, and the scheduler\n\nFrames from vm0 in the periods that start in the window against the offered rate over the same periods (a generator that was kept off its CPU catches up later, so a window can exceed 100 %); the worker's and the generator's mean share of the time waiting for their CPUs.\n\n| window s | frames from vm0 | offered | received / offered % | vfex worker waiting % | generator waiting % | load avg |\n|---|---|---|---|---|---|---|"
+        );
+        for (a, b, rx, off, ww, gw, ld) in windows(f, every) {
+            let pct = |x: Option<f64>| x.map_or("-".into(), |v| format!("{:.0}", v * 100.0));
+            let _ = writeln!(
+                m,
+                "| {a:.0}-{b:.0} | {rx} | {off:.0} | {:.2} | {} | {} | {ld:.2} |",
+                if off > 0.0 {
+                    rx as f64 / off * 100.0
+                } else {
+                    0.0
+                },
+                pct(ww),
+                pct(gw)
+            );
+        }
+        m.push_str("\n### Memory and machine over time\n\nWorker and generator: the share of the time since the previous sample that the thread ran on its CPU / waited for it while runnable (`/proc/PID/task/TID/schedstat`); a busy-polling thread that waits is a thread the scheduler took its CPU from.\n\n| t s | phase | VmRSS KiB | mbufs in use | load avg 1 min | stolen CPU % | vfex worker on CPU / waiting % | generator on CPU / waiting % |\n|---|---|---|---|---|---|---|---|\n");
         for s in condensed(&f.mem, every) {
             let _ = writeln!(
                 m,
@@ -2113,6 +2172,44 @@ mod tests {
         assert_eq!(parse_version(&serde_json::json!({})), None);
         let (r, w) = sched_shares((100, 200), (600, 700), 1000);
         assert_eq!((r, w), (0.5, 0.5));
+    }
+
+    #[test]
+    fn windows_add_up() {
+        let mut f = passing();
+        f.mem[1].worker = Some((0.5, 0.5));
+        f.mem[2].worker = Some((0.7, 0.3));
+        let w = windows(&f, 2.0);
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].0, w[0].1, w[0].2, w[0].3), (0.0, 2.0, 500, 500.0));
+        assert_eq!(w[0].4, Some(0.4));
+        assert_eq!((w[1].2, w[1].3), (500, 500.0));
+        assert_eq!(w[1].4, None);
+        assert!(f.periods.len() == 4 && w.iter().map(|x| x.2).sum::<u64>() == 1000);
+        let s = Soak {
+            search: latency::Search {
+                rate: 300.0,
+                trials: vec![(300.0, 0.0)],
+            },
+            load: 90.0,
+            frame: 64,
+            veths: 4,
+            reload_period: 1.0,
+            sample_period: 5.0,
+            figures: f.clone(),
+            checks: verdict(&f),
+            latency: None,
+            notes: Vec::new(),
+        };
+        assert!(s.pass());
+        let md = s.markdown();
+        assert!(md.starts_with("## Soak: PASS"), "{md}");
+        assert!(
+            md.contains("| 0-4 | 1000 | 1000 | 100.00 | 40 | - |"),
+            "{md}"
+        );
+        assert_eq!(s.json()["verdict"], "PASS");
+        assert_eq!(s.json()["periods"][3]["acl_deny"], 250);
     }
 
     #[test]
