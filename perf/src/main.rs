@@ -10,7 +10,9 @@
 //! latency through a memif loop), [`tools`] (running vfex and testpmd,
 //! parsing their counters), [`ovs`] (the Open vSwitch peer), [`pcap`] (test
 //! frames), [`scenario`] (rows and the A/B runner), [`stats`], [`report`],
-//! [`sys`] (processes, hugepages, runtime directories).
+//! [`sys`] (processes, hugepages, runtime directories), [`soak`](mod@soak) (the soak
+//! of issue 8: rule changes under load, counters, memory; PASS/FAIL),
+//! [`telemetry`] (a client of DPDK's telemetry socket).
 
 pub mod args;
 pub mod latency;
