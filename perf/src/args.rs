@@ -111,6 +111,17 @@ pub struct Args {
     pub loss: f64,
     /// Zero-loss search: stop when the step is below this share of the rate.
     pub resolution: f64,
+    /// Soak: minutes at the soak load.
+    pub minutes: f64,
+    /// Soak: offered load in % of the zero-loss rate.
+    pub soak_load: f64,
+    /// Soak: seconds between rule changes.
+    pub reload_period: f64,
+    /// Soak: seconds between memory samples.
+    pub sample_period: f64,
+    /// Soak: offered rate in frames/s instead of the search's (checks and
+    /// debugging; not the documented soak).
+    pub soak_rate: Option<f64>,
 }
 
 impl Default for Args {
@@ -139,6 +150,11 @@ impl Default for Args {
             macs: 65536,
             loss: 0.0,
             resolution: 0.01,
+            minutes: 10.0,
+            soak_load: 90.0,
+            reload_period: 1.0,
+            sample_period: 5.0,
+            soak_rate: None,
         }
     }
 }
@@ -185,6 +201,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     (
         "latency",
         "latency percentiles at --loads % of the zero-loss rate through a memif loop",
+    ),
+    (
+        "soak",
+        "port extender at --soak-load % of its zero-loss rate for --minutes, rules changed every --reload-period s (SIGHUP): loss, counters, RSS, mbufs; PASS/FAIL (runs alone)",
     ),
     (
         "table",
@@ -464,6 +484,67 @@ const OPTS: &[Opt] = &[
         help: "rfc2544: stop when the step is below this share of the rate [0.01]",
         apply: |a, v| {
             a.resolution = v.parse().context("--resolution")?;
+            Ok(())
+        },
+    },
+    Opt {
+        long: "minutes",
+        value: Some("M"),
+        help: "soak: minutes at the soak load [10]",
+        apply: |a, v| {
+            a.minutes = v.parse().context("--minutes")?;
+            if !a.minutes.is_finite() || a.minutes < 0.1 {
+                bail!("--minutes must be at least 0.1");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "soak-load",
+        value: Some("PERCENT"),
+        help: "soak: offered load in % of the zero-loss rate [90]",
+        apply: |a, v| {
+            a.soak_load = v.parse().context("--soak-load")?;
+            if !(a.soak_load > 0.0 && a.soak_load <= 100.0) {
+                bail!("--soak-load {v} is out of range (0 to 100 %)");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "reload-period",
+        value: Some("SECONDS"),
+        help: "soak: seconds between rule changes (rewrite + SIGHUP) [1]",
+        apply: |a, v| {
+            a.reload_period = secs(v)?;
+            if a.reload_period < 0.2 {
+                bail!("--reload-period must be at least 0.2 s");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "sample-period",
+        value: Some("SECONDS"),
+        help: "soak: seconds between RSS / mbufs samples [5]",
+        apply: |a, v| {
+            a.sample_period = secs(v)?;
+            if a.sample_period < 0.5 {
+                bail!("--sample-period must be at least 0.5 s");
+            }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "soak-rate",
+        value: Some("PPS"),
+        help: "soak: offer PPS frames/s and skip the zero-loss search (not the documented soak)",
+        apply: |a, v| {
+            let r: f64 = v.parse().context("--soak-rate")?;
+            if !(r.is_finite() && r >= 1000.0) {
+                bail!("--soak-rate {v}: at least 1000 frames/s");
+            }
+            a.soak_rate = Some(r);
             Ok(())
         },
     },

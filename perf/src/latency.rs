@@ -22,7 +22,20 @@ pub enum Dut {
     Vfex(String),
     /// dpdk-testpmd with this forward mode.
     Testpmd(String),
+    /// vfex running a role from a configuration file (`--config`), whose
+    /// ports are the memif loop: `config` is the file's text with
+    /// [`SOCKET`] where the memif socket's path goes (the generator's port
+    /// 0 is memif id 0, its port 1 id 1).
+    VfexConfig {
+        /// Name in reports.
+        label: String,
+        /// The configuration, with [`SOCKET`] for the socket path.
+        config: String,
+    },
 }
+
+/// Stands for the memif socket's path in [`Dut::VfexConfig`]'s text.
+pub const SOCKET: &str = "@SOCKET@";
 
 impl Dut {
     /// Name in reports.
@@ -30,6 +43,7 @@ impl Dut {
         match self {
             Dut::Vfex(m) => format!("vfex {m}"),
             Dut::Testpmd(m) => format!("testpmd {m}"),
+            Dut::VfexConfig { label, .. } => label.clone(),
         }
     }
 }
@@ -111,9 +125,35 @@ pub fn parse_gen(out: &str, offered: f64) -> Result<Trial> {
     })
 }
 
-/// One trial: the tool under test as memif server, the generator as client
-/// at `rate` frames per second.
-pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Result<Trial> {
+/// Whether a role run of vfex (`--config`) has started every port: it
+/// prints `..., P ports, ...` and then `port I: ...` for each.
+pub fn role_started(out: &str) -> bool {
+    let Some(n) = out.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.windows(2)
+            .find(|p| p[1] == "ports," && l.contains(" core(s) "))
+            .and_then(|p| p[0].parse::<usize>().ok())
+    }) else {
+        return false;
+    };
+    n > 0
+        && out
+            .lines()
+            .any(|l| l.starts_with(&format!("port {}: ", n - 1)))
+}
+
+/// Starts the tool under test as the memif server on `sock` (file prefix
+/// `prefix`, EAL memory arguments `mem`) and waits until it forwards and
+/// its socket exists.
+pub fn spawn_dut(
+    env: &Env,
+    dut: &Dut,
+    workers: usize,
+    frame: u16,
+    sock: &std::path::Path,
+    prefix: &str,
+    mem: &[String],
+) -> Result<Proc> {
     let a = &env.args;
     let setup = Setup {
         input: Input::Memif,
@@ -121,17 +161,14 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         workers,
         port_tags: [crate::pcap::Tag::None; 2],
     };
-    let prefix = env.unique("lat");
-    let sock = env.tmp.join(format!("{prefix}.sock"));
-    let devs = devices(env, &setup, Some(("server", sock.as_path())))?;
     let q = setup.rxq().to_string();
     let cmd = match dut {
         Dut::Vfex(mode) => {
             let mut c = std::process::Command::new(&a.vfex);
             c.args(setup.eal_lcores(sys::cpus()))
-                .args(["--no-pci", "--file-prefix", &prefix])
-                .args(&env.mem)
-                .args(&devs)
+                .args(["--no-pci", "--file-prefix", prefix])
+                .args(mem)
+                .args(devices(env, &setup, Some(("server", sock)))?)
                 .args([
                     "--",
                     "--forward-mode",
@@ -147,9 +184,9 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         Dut::Testpmd(mode) => {
             let mut c = std::process::Command::new(&a.testpmd);
             c.args(setup.eal_lcores(sys::cpus()))
-                .args(["--no-pci", "--file-prefix", &prefix])
-                .args(&env.mem)
-                .args(&devs)
+                .args(["--no-pci", "--file-prefix", prefix])
+                .args(mem)
+                .args(devices(env, &setup, Some(("server", sock)))?)
                 .args([
                     "--",
                     &format!("--forward-mode={mode}"),
@@ -163,29 +200,36 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
                 .args(["--stats-period", "1"]);
             c
         }
+        Dut::VfexConfig { config, .. } => {
+            let file = env.tmp.join(format!("{prefix}.toml"));
+            std::fs::write(&file, config.replace(SOCKET, &sock.display().to_string()))
+                .with_context(|| format!("writing {}", file.display()))?;
+            let mut c = std::process::Command::new(&a.vfex);
+            c.args(setup.eal_lcores(sys::cpus()))
+                .args(["--no-pci", "--file-prefix", prefix])
+                .args(mem)
+                .arg("--")
+                .arg("--config")
+                .arg(&file)
+                .args(["--nb-cores", &workers.to_string(), "--rxq", &q])
+                .args(["--duration", "0", "--stats-period", "0"]);
+            c
+        }
     };
     let mut d = Proc::spawn(cmd, &dut.label())?;
-    // Wait until it forwards (vfex says so; testpmd prints its first stats
-    // period), or the generator would fill the rings before anyone polls.
+    // Wait until it forwards (vfex says so, or has started a role's ports;
+    // testpmd prints its first stats period), or the generator would fill
+    // the rings before anyone polls.
     let started = d.wait_for(Duration::from_secs(30), |o| {
-        o.contains("forwarding on") || o.contains("Rx-pps")
+        o.contains("forwarding on") || o.contains("Rx-pps") || role_started(o)
     });
-
     if !started {
         let (_, _, err) = d.interrupt();
-        sys::remove_runtime_dir(&prefix);
-        let tail: Vec<&str> = err
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        sys::remove_runtime_dir(prefix);
         bail!(
             "{} did not start forwarding: {}",
             dut.label(),
-            tail.join(" | ")
+            tail(&err, 5)
         );
     }
     for _ in 0..300 {
@@ -194,6 +238,39 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    Ok(d)
+}
+
+/// The last `n` lines of `s`, joined with ` | `.
+fn tail(s: &str, n: usize) -> String {
+    let v: Vec<&str> = s.lines().rev().take(n).collect();
+    v.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}
+
+/// Runs `vfex --gen-rate rate` as the memif client of `sock` for the
+/// warm-up and `duration` seconds, on its own core where there is one
+/// (else lcore 0), and returns its standard output. A generator that could
+/// not connect (the server may accept a moment after its socket appears)
+/// is started again. Setting `stop` ends it early (SIGINT: it still prints
+/// its summary).
+#[allow(clippy::too_many_arguments)]
+pub fn run_generator(
+    env: &Env,
+    frame: u16,
+    sock: &std::path::Path,
+    rate: f64,
+    warmup: f64,
+    duration: f64,
+    workers: usize,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<String> {
+    let a = &env.args;
+    let setup = Setup {
+        input: Input::Memif,
+        frame,
+        workers,
+        port_tags: [crate::pcap::Tag::None; 2],
+    };
     let core = if sys::cpus() > workers + 1 {
         workers + 1
     } else {
@@ -201,8 +278,6 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
     };
     let mut result = None;
     let mut gprefixes = Vec::new();
-    // The server may accept connections a moment after its socket appears:
-    // a generator that could not connect is started again.
     for _ in 0..5 {
         let gprefix = env.unique("gen");
         gprefixes.push(gprefix.clone());
@@ -215,7 +290,7 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
             &gprefix,
         ])
         .args(&env.mem)
-        .args(devices(env, &setup, Some(("client", sock.as_path())))?)
+        .args(devices(env, &setup, Some(("client", sock)))?)
         .args([
             "--",
             "--gen-rate",
@@ -225,13 +300,20 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         ])
         .args([
             "--duration",
-            &format!("{:.2}", a.warmup + a.duration),
+            &format!("{:.2}", warmup + duration),
             "--gen-warmup",
-            &format!("{:.2}", a.warmup),
+            &format!("{warmup:.2}"),
         ])
         .args(["--stats-period", "0"]);
-        let generator = Proc::spawn(g, "the vfex generator")?;
-        let r = generator.finish(Duration::from_secs_f64(a.warmup + a.duration + 30.0));
+        let mut generator = Proc::spawn(g, "the vfex generator")?;
+        let end = std::time::Instant::now() + Duration::from_secs_f64(warmup + duration + 30.0);
+        while std::time::Instant::now() < end
+            && !generator.exited()
+            && !stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = generator.finish(Duration::ZERO);
         let retry = !r.0 && r.2.contains("Failed to connect socket");
         result = Some(r);
         if !retry {
@@ -239,25 +321,28 @@ pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Res
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let (ok, out, err) = result.unwrap_or_default();
-    d.interrupt();
-    sys::remove_runtime_dir(&prefix);
     for g in &gprefixes {
         sys::remove_runtime_dir(g);
     }
-    std::fs::remove_file(&sock).ok();
+    let (ok, out, err) = result.unwrap_or_default();
     if !ok {
-        let tail: Vec<&str> = err
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        bail!("the generator failed: {}", tail.join(" | "));
+        bail!("the generator failed: {}", tail(&err, 5));
     }
-    parse_gen(&out, rate)
+    Ok(out)
+}
+
+/// One trial: the tool under test as memif server, the generator as client
+/// at `rate` frames per second.
+pub fn trial(env: &Env, dut: &Dut, workers: usize, frame: u16, rate: f64) -> Result<Trial> {
+    let a = &env.args;
+    let prefix = env.unique("lat");
+    let sock = env.tmp.join(format!("{prefix}.sock"));
+    let d = spawn_dut(env, dut, workers, frame, &sock, &prefix, &env.mem)?;
+    let out = run_generator(env, frame, &sock, rate, a.warmup, a.duration, workers, None);
+    d.interrupt();
+    sys::remove_runtime_dir(&prefix);
+    std::fs::remove_file(&sock).ok();
+    parse_gen(&out?, rate)
 }
 
 /// Result of a zero-loss search.
@@ -416,7 +501,7 @@ pub fn table(results: &[Vec<LoopResult>]) -> String {
                 })
                 .map(|r| format!("{r:.3}"))
                 .unwrap_or_else(|| "-".into()),
-            Dut::Testpmd(_) => "-".into(),
+            Dut::Testpmd(_) | Dut::VfexConfig { .. } => "-".into(),
         };
         if first.latency.is_empty() {
             t.push_str(&format!(
@@ -551,6 +636,16 @@ mod tests {
         // An acceptable loss ratio moves the answer up.
         let s = search(10e6, 0.01, 0.1, device(6.3e6)).unwrap();
         assert!(s.rate > 6.3e6 && s.rate <= 7.0e6 + 0.1e6, "{}", s.rate);
+    }
+
+    #[test]
+    fn a_role_has_started_once_every_port_is_up() {
+        let head = "port-extender (vntag) on 1 core(s) (lcores 1), 3 ports, 2 vEths, 0 VIF lists, memory: hugepages\nport 0: uplink (net_memif1, net_memif) Uplink\nport 1: vm0 (net_memif0, net_memif) Downlink\n";
+        assert!(!role_started(head));
+        assert!(role_started(&format!(
+            "{head}port 2: vm1 (net_memif2, net_memif) Downlink\n"
+        )));
+        assert!(!role_started("io forwarding on 1 core(s)"));
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! latency through a memif loop), [`tools`] (running vfex and testpmd,
 //! parsing their counters), [`ovs`] (the Open vSwitch peer), [`pcap`] (test
 //! frames), [`scenario`] (rows and the A/B runner), [`stats`], [`report`],
-//! [`sys`] (processes, hugepages, runtime directories).
+//! [`sys`] (processes, hugepages, runtime directories), [`soak`](mod@soak) (the soak
+//! of issue 8: rule changes under load, counters, memory; PASS/FAIL),
+//! [`telemetry`] (a client of DPDK's telemetry socket).
 
 pub mod args;
 pub mod latency;
@@ -19,8 +21,10 @@ pub mod pcap;
 pub mod report;
 pub mod roles;
 pub mod scenario;
+pub mod soak;
 pub mod stats;
 pub mod sys;
+pub mod telemetry;
 pub mod tools;
 
 use anyhow::{Context, Result};
@@ -60,6 +64,9 @@ fn main() -> Result<()> {
             a.vfex
         );
     }
+    if a.scenarios.iter().any(|s| s == "soak") && a.scenarios.len() > 1 {
+        anyhow::bail!("soak runs alone: give it as the only scenario");
+    }
     let (mem, huge) = sys::memory_args(&a.memory);
     let mut perf = a.perf_stat;
     if perf && !sys::perf_can_count() {
@@ -83,7 +90,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for s in &a.scenarios {
         match s.as_str() {
-            "rfc2544" | "latency" => {}
+            "rfc2544" | "latency" | "soak" => {}
             _ => rows.extend(scenario::rows(&a, s, &roles)),
         }
     }
@@ -122,32 +129,53 @@ fn main() -> Result<()> {
             r.unavailable.as_deref().unwrap_or_default()
         );
     }
-    eprintln!(
-        "vfex-perf: {} | inputs {} | frames {:?} B | workers {:?} | {} round(s) x ({} s warm-up + {} s) | memory: {} | cycles: {}",
-        a.scenarios.join(","),
-        if a.inputs.is_empty() {
-            "per scenario".to_owned()
-        } else {
-            a.inputs
-                .iter()
-                .map(|i| i.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        },
-        a.frame_sizes,
-        a.workers,
-        a.rounds,
-        a.warmup,
-        a.duration,
-        if huge {
-            "hugepages (--in-memory)"
-        } else {
-            "no hugepages (--no-huge -m 1024)"
-        },
-        if perf { "perf stat + TSC" } else { "TSC only" },
-    );
+    if a.scenarios.iter().any(|s| s == "soak") {
+        eprintln!(
+            "vfex-perf: soak | {} B frames | {} min at {} % of the zero-loss rate | rules changed every {} s | samples every {} s | search trials {} s + {} s warm-up",
+            a.frame_sizes[0],
+            a.minutes,
+            a.soak_load,
+            a.reload_period,
+            a.sample_period,
+            a.duration,
+            a.warmup
+        );
+    } else {
+        eprintln!(
+            "vfex-perf: {} | inputs {} | frames {:?} B | workers {:?} | {} round(s) x ({} s warm-up + {} s) | memory: {} | cycles: {}",
+            a.scenarios.join(","),
+            if a.inputs.is_empty() {
+                "per scenario".to_owned()
+            } else {
+                a.inputs
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            a.frame_sizes,
+            a.workers,
+            a.rounds,
+            a.warmup,
+            a.duration,
+            if huge {
+                "hugepages (--in-memory)"
+            } else {
+                "no hugepages (--no-huge -m 1024)"
+            },
+            if perf { "perf stat + TSC" } else { "TSC only" },
+        );
+    }
     sys::clean_up_on_signal()?;
     let env = tools::Env::new(a.clone(), mem, huge, perf)?;
+    if a.scenarios.iter().any(|s| s == "soak") {
+        let pass = soak(&env, &dir, &stamp)?;
+        drop(env);
+        if !pass {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let results = scenario::run_all(&env, &rows, &mut |l: &str| {
         eprintln!("  {l}");
         std::io::stderr().flush().ok();
@@ -266,6 +294,53 @@ fn main() -> Result<()> {
         files.join(", ")
     );
     Ok(())
+}
+
+/// The soak: runs it, writes `results.json`, `table.md` and the memory
+/// plots under `dir`, prints the report; returns whether it passed.
+fn soak(env: &tools::Env, dir: &std::path::Path, stamp: &str) -> Result<bool> {
+    let s = soak::run(env, &mut |l: &str| {
+        eprintln!("  {l}");
+        std::io::stderr().flush().ok();
+    })?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let machine = machine();
+    let md = format!(
+        "# vfex-perf soak {stamp}\n\nCommand: `{command}`\n\nMachine: {machine}\n\n{}",
+        s.markdown()
+    );
+    let mut doc = s.json();
+    doc["command"] = serde_json::json!(command);
+    doc["utc"] = serde_json::json!(stamp);
+    doc["machine"] = serde_json::json!(machine);
+    let mut files = report::write(dir, &doc, &md, &[])?;
+    let (rss, mbufs) = s.series();
+    for (name, title, y, series) in [
+        ("soak_rss.svg", "vfex VmRSS during the soak", "MiB", rss),
+        (
+            "soak_mbufs.svg",
+            "mbufs in use during the soak",
+            "mbufs",
+            mbufs,
+        ),
+    ] {
+        if series.iter().any(|x| !x.1.is_empty()) {
+            report::line_plot(&dir.join(name), title, "seconds", y, &series)?;
+            files.push(name.into());
+        }
+    }
+    if let Some(j) = &env.args.json {
+        std::fs::write(j, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", j.display()))?;
+    }
+    println!("\n{md}");
+    eprintln!(
+        "vfex-perf: soak {}: results in {}: {}",
+        if s.pass() { "PASS" } else { "FAIL" },
+        dir.display(),
+        files.join(", ")
+    );
+    Ok(s.pass())
 }
 
 /// One line about the machine: CPU model, cores, kernel.

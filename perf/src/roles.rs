@@ -178,7 +178,8 @@ pub fn out_mac(n: u32) -> [u8; 6] {
     [0x06, 0, b[0], b[1], b[2], b[3]]
 }
 
-fn mac_text(m: [u8; 6]) -> String {
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(m: [u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -315,6 +316,11 @@ pub fn frames(job: &RoleJob, size: u16) -> Vec<PortFrames> {
 /// The 16-rule ACL of the port extender's vEths: 14 rules the traffic does
 /// not match, the permit that it does (rule 15), a final deny.
 pub fn acl16() -> Vec<String> {
+    acl_rules(UDP_DST)
+}
+
+/// [`acl16`] with the permit for UDP destination port `udp_dst`.
+pub fn acl_rules(udp_dst: u16) -> Vec<String> {
     let mut v = Vec::new();
     for i in 0..4 {
         v.push(format!(
@@ -337,7 +343,7 @@ pub fn acl16() -> Vec<String> {
     v.push("{ action = \"deny\", ethertype = 0x86dd }".into());
     v.push("{ action = \"deny\", dst_mac = \"06:ff:ff:ff:ff:ff\" }".into());
     v.push(format!(
-        "{{ action = \"permit\", src_ip = \"198.18.0.0/15\", proto = \"udp\", dst_port = {UDP_DST} }}"
+        "{{ action = \"permit\", src_ip = \"198.18.0.0/15\", proto = \"udp\", dst_port = {udp_dst} }}"
     ));
     v.push("{ action = \"deny\" }".into());
     v

@@ -69,6 +69,7 @@ pub fn clean_up_on_signal() -> Result<()> {
                 for e in rd.flatten() {
                     if e.file_name().to_string_lossy().starts_with(&mine) {
                         std::fs::remove_dir_all(e.path()).ok();
+                        remove_hugepage_files(&e.file_name().to_string_lossy());
                     }
                 }
             }
@@ -133,15 +134,46 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Removes `/var/run/dpdk/<prefix>` (or the XDG one when not root).
-pub fn remove_runtime_dir(prefix: &str) {
+/// `/var/run/dpdk/<prefix>` (or the XDG one when not root): where DPDK
+/// keeps a process's runtime files (telemetry socket, shared config).
+pub fn runtime_dir(prefix: &str) -> PathBuf {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|_| !is_root())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/run"));
-    let d = base.join("dpdk").join(prefix);
-    if d.starts_with(base.join("dpdk")) && !prefix.is_empty() && !prefix.contains('/') {
+    base.join("dpdk").join(prefix)
+}
+
+/// Removes `/var/run/dpdk/<prefix>` (or the XDG one when not root).
+pub fn remove_runtime_dir(prefix: &str) {
+    let d = runtime_dir(prefix);
+    if !prefix.is_empty() && !prefix.contains('/') {
         std::fs::remove_dir_all(d).ok();
+    }
+}
+
+/// Removes the hugepage files (`<mount>/<prefix>map_N`) that a DPDK process
+/// with shared memory (no `--in-memory`) leaves when it is killed.
+pub fn remove_hugepage_files(prefix: &str) {
+    if prefix.is_empty() || prefix.contains('/') {
+        return;
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    for m in mounts
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+    {
+        if let Ok(rd) = std::fs::read_dir(m) {
+            for e in rd.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{prefix}map_"))
+                {
+                    std::fs::remove_file(e.path()).ok();
+                }
+            }
+        }
     }
 }
 
@@ -295,8 +327,8 @@ impl Proc {
     /// SIGKILL. Returns (success, stdout, stderr).
     pub fn finish(mut self, timeout: Duration) -> (bool, String, String) {
         let end = Instant::now() + timeout;
-        let mut status = None;
-        while Instant::now() < end {
+        let mut status = self.child.try_wait().ok().flatten();
+        while status.is_none() && Instant::now() < end {
             if let Ok(Some(s)) = self.child.try_wait() {
                 status = Some(s);
                 break;
