@@ -13,15 +13,38 @@
 # exits 1 on FAIL; the report (table.md, results.json, RSS / mbuf plots) goes
 # to results/<UTC timestamp>/.
 #
-# Usage: scripts/soak.sh [--minutes M] [other vfex-perf options]
+# Usage: scripts/soak.sh [--isolate] [--minutes M] [other vfex-perf options]
 #   e.g. scripts/soak.sh                  # the documented 10-minute soak
 #        scripts/soak.sh --minutes 1      # a short check
 # Needs: scripts/setup.sh (DPDK with dpdk-proc-info, hugepages), root. Run it
 # on a quiet machine: on 2 CPUs the worker and the generator share their
 # CPUs with everything else, and the report shows (schedstat) when the
 # scheduler took a CPU from them.
+#
+# --isolate (first argument): for the run, move every other task and every
+# IRQ that can move to CPU 0, so that vfex's worker has CPU 1 to itself (as
+# isolcpus and IRQ affinity do on a production host); everything is allowed
+# back on every CPU afterwards.
+# The memif rings have 2^14 slots (--memif-rsize 14, the most net_memif
+# allows) on both ends: a few ms of traffic, to ride out short stalls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+isolate=0
+if [ "${1:-}" = "--isolate" ]; then
+  isolate=1
+  shift
+fi
 cargo build --release --quiet -p vfex -p vfex-perf
-exec target/release/vfex-perf soak \
-  --memory huge --frame-sizes 64 --duration 5 --warmup 1 --minutes 10 "$@"
+all=$(( (1 << $(nproc)) - 1 ))
+mask() { # mask: every task and IRQ that can move
+  for p in $(ps -eo pid=); do taskset -a -p "$1" "$p" >/dev/null 2>&1 || true; done
+  for i in /proc/irq/*/smp_affinity; do echo "$1" >"$i" 2>/dev/null || true; done
+}
+if [ "$isolate" = 1 ]; then
+  trap 'mask "$(printf %x "$all")"' EXIT
+  mask 1
+fi
+# The harness starts with every CPU (EAL pins vfex's lcores; the harness
+# then keeps itself on CPU 0).
+taskset -c "0-$(( $(nproc) - 1 ))" target/release/vfex-perf soak \
+  --memory huge --frame-sizes 64 --duration 5 --warmup 1 --minutes 10 --memif-rsize 14 "$@"

@@ -99,7 +99,8 @@ pub fn write_stamp(d: &mut [u8], seq: u32, tsc: u64) {
     s[6..14].copy_from_slice(&tsc.to_le_bytes());
 }
 
-/// Runs the generator until `--duration` (plus a short drain) or a signal.
+/// Runs the generator until `--duration` (plus a drain until the frames
+/// stop coming, at most 2 s) or a signal.
 pub fn run(
     pool: &Mempool<'_>,
     ports: &[Port<'_>],
@@ -136,16 +137,38 @@ pub fn run(
     let mut measured_attempted = 0u64;
     let t0 = dpdk::rdtsc();
     let mut attempted = 0u64;
+    // Frames that fell behind the schedule (the generator was off its CPU)
+    // are caught up at no more than CATCH_UP x the rate, from a credit of
+    // at most one burst: a stall does not turn into a burst at the speed of
+    // the memory (which would measure the generator's scheduling, not the
+    // device under test).
+    const CATCH_UP: f64 = 1.1;
+    let per_tsc = rate * CATCH_UP / hz as f64;
+    let (mut credit, mut credit_at) = (MAX_PKT_BURST as f64, t0);
+    let mut last_rx = t0;
     loop {
         let now = dpdk::rdtsc();
         let el = now.wrapping_sub(t0);
-        if el >= total + drain || stop.load(Ordering::Relaxed) {
+        // After the duration: receive until nothing came for `drain`
+        // (0.2 s), at most 2 s, so that frames still in the rings when the
+        // device under test was late are counted, not lost.
+        if (el >= total && now.wrapping_sub(last_rx.max(t0 + total)) >= drain)
+            || el >= total + 10 * drain
+            || stop.load(Ordering::Relaxed)
+        {
             break;
         }
         if el < total {
             let due = ((el as f64) * rate / hz as f64) as u64;
-            let n = due.saturating_sub(attempted).min(MAX_PKT_BURST as u64) as usize;
+            credit =
+                (credit + now.wrapping_sub(credit_at) as f64 * per_tsc).min(MAX_PKT_BURST as f64);
+            credit_at = now;
+            let n = due
+                .saturating_sub(attempted)
+                .min(credit as u64)
+                .min(MAX_PKT_BURST as u64) as usize;
             if n > 0 {
+                credit -= n as f64;
                 let mut b: Burst<MAX_PKT_BURST> = Burst::new();
                 if pool.alloc_bulk(&mut b, n) {
                     let stamp = dpdk::rdtsc();
@@ -172,6 +195,7 @@ pub fn run(
         let mut b: Burst<MAX_PKT_BURST> = Burst::new();
         if rx1.rx_burst(&mut b) > 0 {
             let now = dpdk::rdtsc();
+            last_rx = now;
             for m in b.as_slice() {
                 match read_stamp(m.data()) {
                     Some((seq, t)) => {

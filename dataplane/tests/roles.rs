@@ -476,7 +476,7 @@ fn rcu_swap_takes_effect_at_the_quiescent_state() {
     let mut pkts = vec![TestBuf::new(&f, 128, 64)];
     e.process(1, &mut pkts, &mut sink, 0, &c);
     assert_eq!(sink.out[0].len(), 1);
-    assert!(old.upgrade().is_some());
+    assert!(old.in_use());
     let o = run(&mut e, 1, &[f], 2);
     assert_eq!(o.drops(DropReason::AdminDown), 1);
     assert!(Rcu::synchronize(&old, std::time::Duration::from_secs(1)));

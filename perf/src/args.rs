@@ -79,6 +79,9 @@ pub struct Args {
     pub workers: Vec<usize>,
     /// Burst size for the peers (vfex's is fixed at 32).
     pub burst: u16,
+    /// net_memif rings of 2^N slots on both ends (`rsize`); `None`:
+    /// DPDK's default (2^10).
+    pub memif_rsize: Option<u8>,
     /// A/B rounds.
     pub rounds: usize,
     /// Measured seconds per run.
@@ -134,6 +137,7 @@ impl Default for Args {
             frame_sizes: vec![64],
             workers: vec![1],
             burst: 32,
+            memif_rsize: None,
             rounds: 3,
             duration: 5.0,
             warmup: 1.0,
@@ -316,6 +320,19 @@ const OPTS: &[Opt] = &[
             if !(1..=512).contains(&a.burst) {
                 bail!("--burst {v} is out of range (1 to 512)");
             }
+            Ok(())
+        },
+    },
+    Opt {
+        long: "memif-rsize",
+        value: Some("N"),
+        help: "net_memif rings of 2^N slots on both ends, 1 to 14 (rsize) [DPDK's 10]",
+        apply: |a, v| {
+            let n: u8 = v.parse().context("--memif-rsize")?;
+            if !(1..=14).contains(&n) {
+                bail!("--memif-rsize {v} is out of range (1 to 14)");
+            }
+            a.memif_rsize = Some(n);
             Ok(())
         },
     },

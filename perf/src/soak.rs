@@ -38,7 +38,7 @@ use crate::latency::{self, Dut, SOCKET};
 use crate::roles::{mac_text, vm_mac};
 use crate::sys::{self, Proc};
 use crate::telemetry::Telemetry;
-use crate::tools::Env;
+use crate::tools::{self, Env};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -947,7 +947,14 @@ pub fn run(env: &Env, progress: &mut dyn FnMut(&str)) -> Result<Soak> {
     }
     let workers = 1;
     // 1. The zero-loss rate of the pipeline with the open rules.
-    let open = config(veths, RuleSet::Open, &Police::for_rate(1e6, frame));
+    // The memif rings' size (--memif-rsize) on vfex's side of each port.
+    let rsized = |c: String| {
+        c.replace(
+            "socket-abstract=no",
+            &format!("socket-abstract=no{}", tools::memif_rsize(a.memif_rsize)),
+        )
+    };
+    let open = rsized(config(veths, RuleSet::Open, &Police::for_rate(1e6, frame)));
     let dut = Dut::VfexConfig {
         label: format!("vfex port-extender vntag, {veths} vEths"),
         config: open,
@@ -998,7 +1005,7 @@ pub fn run(env: &Env, progress: &mut dyn FnMut(&str)) -> Result<Soak> {
     let sock = env.tmp.join(format!("{prefix}.sock"));
     let file = env.tmp.join(format!("{prefix}.toml"));
     let sock_s = sock.display().to_string();
-    let text = |k: usize| config(veths, rule_set(k), &police).replace(SOCKET, &sock_s);
+    let text = |k: usize| rsized(config(veths, rule_set(k), &police)).replace(SOCKET, &sock_s);
     write_atomic(&file, &text(0))?;
     let mut cmd = std::process::Command::new(&a.vfex);
     cmd.args(["-l", "0,1", "--no-pci", "--file-prefix", &prefix])
@@ -1181,6 +1188,16 @@ fn soak_with(
             let gen_handle = s.spawn(|| {
                 latency::run_generator(env, frame, sock, rate, 1.0, secs + 3.0, 1, Some(&stop))
             });
+            // From here the harness's threads and what they start
+            // (dpdk-proc-info) stay on CPU 0, beside the generator, so that
+            // vfex's worker has CPU 1 to itself. (vfex and the generator were
+            // started before: they keep the affinity their EAL gave them.)
+            let mut cpu0 = nix::sched::CpuSet::new();
+            if cpu0.set(0).is_err()
+                || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpu0).is_err()
+            {
+                notes.push("the harness could not keep itself on CPU 0".to_owned());
+            }
             // Traffic starts when vfex counts the first frame.
             let t_wait = Instant::now();
             let mut start = loop {

@@ -234,8 +234,9 @@ pub fn devices(env: &Env, setup: &Setup, memif: Option<(&str, &Path)>) -> Result
             Input::Memif => {
                 let (role, sock) = memif.context("memif input without a socket")?;
                 format!(
-                    "net_memif{i},role={role},id={i},socket={},socket-abstract=no",
-                    sock.display()
+                    "net_memif{i},role={role},id={i},socket={},socket-abstract=no{}",
+                    sock.display(),
+                    memif_rsize(env.args.memif_rsize)
                 )
             }
         };
@@ -243,6 +244,11 @@ pub fn devices(env: &Env, setup: &Setup, memif: Option<(&str, &Path)>) -> Result
         v.push(d);
     }
     Ok(v)
+}
+
+/// The `rsize` devargs of `--memif-rsize` (empty: DPDK's default).
+pub fn memif_rsize(n: Option<u8>) -> String {
+    n.map(|n| format!(",rsize={n}")).unwrap_or_default()
 }
 
 /// Values after `key` on whitespace-split text (`RX-packets: 12` -> 12).

@@ -59,7 +59,7 @@ pub mod rcu;
 pub mod rules;
 
 pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
-pub use rcu::{Rcu, RcuReader};
+pub use rcu::{Rcu, RcuReader, Retired};
 pub use rules::{
     AclCache, AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode,
     VlanSet,

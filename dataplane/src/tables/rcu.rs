@@ -11,15 +11,18 @@
 //!   `try_lock`, once per publication: a worker never waits; if the lock is
 //!   busy it keeps the old value one more loop) and release the old one. A
 //!   burst therefore sees one table set from start to end, never a mix.
-//! - The old value is freed when the last reader that held it reported a
-//!   quiescent state: it is the `Arc`'s last owner then. [`Rcu::synchronize`]
-//!   waits for that, like `rte_rcu_qsbr_synchronize`.
+//! - The publisher keeps the old value ([`Retired`]) and
+//!   [`Rcu::synchronize`] waits until every reader left it, like
+//!   `rte_rcu_qsbr_synchronize`; then the publisher frees it, on its own
+//!   thread. (Were the last reader its last owner, the worker would free a
+//!   whole table set between two bursts: milliseconds of `free` on the fast
+//!   path.)
 //!
 //! Nothing here is on the per-packet path: a reader's cost per loop is one
 //! `Acquire` load of a shared, rarely written cache line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The published value and its version.
@@ -39,16 +42,17 @@ impl<T> Rcu<T> {
     }
 
     /// Publishes `value`; readers switch at their next quiescent state.
-    /// Returns a weak handle to the value replaced: it dies once every
-    /// reader has left it (see [`Rcu::synchronize`]).
-    pub fn publish(&self, value: T) -> Weak<T> {
+    /// Returns the value replaced: keep it until [`Rcu::synchronize`] says
+    /// every reader left it, and drop it then, so that it is freed here and
+    /// not by the worker that leaves it last.
+    pub fn publish(&self, value: T) -> Retired<T> {
         let new = Arc::new(value);
         let old = {
             let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::replace(&mut *cur, new)
         };
         self.version.fetch_add(1, Ordering::Release);
-        Arc::downgrade(&old)
+        Retired(old)
     }
 
     /// The current value (control-plane side).
@@ -77,15 +81,29 @@ impl<T> Rcu<T> {
     /// Waits until `old` (from [`Rcu::publish`]) is freed, i.e. every reader
     /// reported a quiescent state after the publication; `false` on timeout
     /// (a stopped worker that still holds its reader keeps the value alive).
-    pub fn synchronize(old: &Weak<T>, timeout: Duration) -> bool {
+    pub fn synchronize(old: &Retired<T>, timeout: Duration) -> bool {
         let t0 = Instant::now();
-        while old.strong_count() > 0 {
+        while old.in_use() {
             if t0.elapsed() > timeout {
                 return false;
             }
             std::thread::sleep(Duration::from_micros(50));
         }
         true
+    }
+}
+
+/// A value replaced by [`Rcu::publish`], held by the publisher until the
+/// readers have left it; dropping it frees the value if no reader holds it
+/// any more (else the last reader does).
+#[derive(Debug)]
+pub struct Retired<T>(Arc<T>);
+
+impl<T> Retired<T> {
+    /// Whether a reader (or another `Arc` of the control plane) still holds
+    /// the value.
+    pub fn in_use(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
     }
 }
 
@@ -152,16 +170,46 @@ mod tests {
         let old = rcu.publish(2);
         // Readers keep the old value until their quiescent state.
         assert_eq!((*a.get(), *b.get()), (1, 1));
-        assert!(old.upgrade().is_some());
+        assert!(old.in_use());
         assert!(a.quiescent());
         assert_eq!(*a.get(), 2);
-        assert!(old.upgrade().is_some(), "b still holds it");
+        assert!(old.in_use(), "b still holds it");
         assert!(!Rcu::synchronize(&old, Duration::from_millis(1)));
         assert!(b.quiescent());
         assert!(!b.quiescent());
         assert!(Rcu::synchronize(&old, Duration::from_millis(1)));
+        assert!(!old.in_use());
         assert_eq!(rcu.version(), 2);
         assert_eq!(*rcu.load(), 2);
+    }
+
+    /// The old value is freed by the publisher, never by the worker that
+    /// left it last (freeing a table set is not fast-path work).
+    #[test]
+    fn the_publisher_frees_the_old_value_not_the_reader() {
+        struct Noisy(std::sync::mpsc::Sender<std::thread::ThreadId>);
+        impl Drop for Noisy {
+            fn drop(&mut self) {
+                let _ = self.0.send(std::thread::current().id());
+            }
+        }
+        let (tx, freed) = std::sync::mpsc::channel();
+        let rcu = Rcu::new(Noisy(tx.clone()));
+        let mut r = rcu.reader();
+        let old = rcu.publish(Noisy(tx));
+        let worker = std::thread::spawn(move || {
+            assert!(r.quiescent());
+            drop(r);
+            std::thread::current().id()
+        })
+        .join()
+        .unwrap();
+        assert!(Rcu::synchronize(&old, Duration::from_secs(1)));
+        assert!(freed.try_recv().is_err(), "nobody freed it yet");
+        drop(old);
+        let by = freed.try_recv().unwrap();
+        assert_eq!(by, std::thread::current().id());
+        assert_ne!(by, worker);
     }
 
     #[test]
