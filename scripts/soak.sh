@@ -35,7 +35,8 @@ if [ "${1:-}" = "--isolate" ]; then
   shift
 fi
 cargo build --release --quiet -p vfex -p vfex-perf
-all=$(( (1 << $(nproc)) - 1 ))
+ncpu=$(nproc --all)
+all=$(( (1 << ncpu) - 1 ))
 mask() { # mask: every task and IRQ that can move
   for p in $(ps -eo pid=); do taskset -a -p "$1" "$p" >/dev/null 2>&1 || true; done
   for i in /proc/irq/*/smp_affinity; do echo "$1" >"$i" 2>/dev/null || true; done
@@ -46,5 +47,5 @@ if [ "$isolate" = 1 ]; then
 fi
 # The harness starts with every CPU (EAL pins vfex's lcores; the harness
 # then keeps itself on CPU 0).
-taskset -c "0-$(( $(nproc) - 1 ))" target/release/vfex-perf soak \
+taskset -c "0-$(( ncpu - 1 ))" target/release/vfex-perf soak \
   --memory huge --frame-sizes 64 --duration 5 --warmup 1 --minutes 10 --memif-rsize 14 "$@"

@@ -179,9 +179,28 @@ pub fn remove_hugepage_files(prefix: &str) {
 
 /// Number of CPUs this process may run on.
 pub fn cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
+    // The machine's online CPUs, not this process's affinity (the soak keeps
+    // the harness on CPU 0; the tools it starts pin their own lcores).
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| online_cpus(&s))
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .unwrap_or(1)
+}
+
+/// The number of CPUs in a kernel CPU list (`0-3,8,10-11`).
+fn online_cpus(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()?.checked_sub(a.parse().ok()?)? + 1,
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 /// Whether `perf stat` can count cycles here.
@@ -465,6 +484,16 @@ pub fn utc_stamp() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn online_cpu_lists() {
+        assert_eq!(online_cpus("0-1\n"), Some(2));
+        assert_eq!(online_cpus("0-3,8,10-11"), Some(7));
+        assert_eq!(online_cpus("0"), Some(1));
+        assert_eq!(online_cpus(""), None);
+        assert_eq!(online_cpus("x"), None);
+    }
+
     use super::*;
 
     #[test]
