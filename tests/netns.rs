@@ -716,7 +716,10 @@ fn topology_b_etag_extender_bridge_hairpin_and_external() {
 /// Prints `ready`, then one line per frame received on the interface
 /// (`src dst what`, outgoing frames left out) until SIGINT.
 const SNIFF: &str = r#"
-import socket, sys
+import signal, socket, sys
+# SIGINT ends the capture even when it was inherited ignored (a test run
+# started in the background by a non-interactive shell).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
 print("ready", flush=True)
