@@ -3,7 +3,7 @@
 # from a configuration file (4 vEths with MAC anti-spoof, a 16-rule ACL, an
 # srTCM policer, counters; VM ports and uplink on net_memif), driven by
 # `vfex --gen-rate` (CPU 0; vfex's worker on CPU 1). First the zero-loss rate
-# (RFC 2544 binary search, 64 B frames, 60-s trials), then 90 % of it for --minutes M
+# (RFC 2544 binary search, 64 B frames, 60-s trials, the answer confirmed by a second trial), then 90 % of it for --minutes M
 # (default 10) while the rules change every second (rewrite + SIGHUP, in turn:
 # open, police at half the offered rate, open, deny the flow). Every period's
 # drops are checked against the rule set in force; at the end the generator's,

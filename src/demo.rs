@@ -298,6 +298,7 @@ pub fn run(eal: &Eal, opts: &Options, stop: &AtomicBool, hugepages: bool) -> Res
                 .collect(),
             workers: lcores.iter().map(|l| l.0).collect(),
             hugepages,
+            pools: vec![pool.monitor()],
         },
         vec![
             crate::telemetry::RoleView {

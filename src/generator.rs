@@ -141,8 +141,11 @@ pub fn run(
     // are caught up at no more than CATCH_UP x the rate, from a credit of
     // at most one burst: a stall does not turn into a burst at the speed of
     // the memory (which would measure the generator's scheduling, not the
-    // device under test).
-    const CATCH_UP: f64 = 1.1;
+    // device under test). 1.05: the offered rate stays within 5 % of the
+    // nominal one (at 90 % of a zero-loss rate, 94.5 % of it at most), and
+    // a generator that waits for its CPU 2-3 % of the time (measured in the
+    // soak on 2 CPUs) still repays its debt.
+    const CATCH_UP: f64 = 1.05;
     let per_tsc = rate * CATCH_UP / hz as f64;
     let (mut credit, mut credit_at) = (MAX_PKT_BURST as f64, t0);
     let mut last_rx = t0;

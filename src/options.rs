@@ -375,7 +375,7 @@ pub const OPTIONS: &[OptDef] = &[
         short: None,
         value: Some("PPS"),
         help: "generator mode (for vfex-perf): send --txpkts frames stamped with the TSC on port 0\n\
-            at PPS frames/s (after a stall, it catches up at no more than 1.1 x PPS), receive them\n\
+            at PPS frames/s (after a stall, it catches up at no more than 1.05 x PPS), receive them\n\
             on port 1, print loss and a latency histogram",
         apply: |o, v| {
             let r: f64 = val(v)

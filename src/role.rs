@@ -245,6 +245,7 @@ pub fn run(
                 ports: c.ports.iter().map(|p| p.name.clone()).collect(),
                 workers: lcores.iter().map(|l| l.0).collect(),
                 hugepages: plan.hugepages,
+                pools: vec![pool.monitor()],
             },
             vec![crate::telemetry::RoleView {
                 name: c.role.name().into(),

@@ -245,6 +245,7 @@ fn forward(eal: &Eal, plan: &EalPlan, opts: &Options, stop: &AtomicBool) -> Resu
             ports: ports.iter().map(|p| p.name().to_string()).collect(),
             workers: lcores.iter().map(|l| l.0).collect(),
             hugepages: plan.hugepages,
+            pools: vec![pool.monitor()],
         },
         Arc::clone(&counters),
     )?;

@@ -7,11 +7,12 @@
 //! | `/vfex/stats` | totals: rx, tx, tx_full, drops |
 //! | `/vfex/port_stats,<port>` | one port: rx, tx, tx_full |
 //! | `/vfex/drops` | every drop reason with its count (all workers) |
+//! | `/vfex/mempools` | per mbuf pool: `<pool>/size`, `<pool>/in_use`, `<pool>/available` |
 
 use std::sync::Arc;
 
-use vfex_dataplane::dpdk::Eal;
 use vfex_dataplane::dpdk::telemetry::{self, TelValue};
+use vfex_dataplane::dpdk::{Eal, PoolMonitor};
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::fwd::WorkerCounters;
 
@@ -21,6 +22,7 @@ pub const COMMANDS: &[&str] = &[
     "/vfex/stats",
     "/vfex/port_stats",
     "/vfex/drops",
+    "/vfex/mempools",
 ];
 
 /// What `/vfex/info` reports.
@@ -33,11 +35,42 @@ pub struct Info {
     pub workers: Vec<u32>,
     /// Whether EAL runs on hugepages.
     pub hugepages: bool,
+    /// The mbuf pools `/vfex/mempools` reads.
+    pub pools: Vec<PoolMonitor>,
+}
+
+/// Registers `/vfex/mempools`: per pool, its size and the mbufs in use and
+/// free now, as `<pool>/size`, `<pool>/in_use`, `<pool>/available` (DPDK
+/// 22.11 nests only arrays in a dict). A leak shows as `in_use` that does
+/// not come back down when traffic stops.
+fn register_pools(eal: &Eal, pools: Vec<PoolMonitor>) -> anyhow::Result<()> {
+    telemetry::register(
+        eal,
+        "/vfex/mempools",
+        "per mbuf pool: <pool>/size, <pool>/in_use, <pool>/available",
+        move |_| {
+            TelValue::dict(
+                pools
+                    .iter()
+                    .filter_map(|p| p.usage().map(|u| (p, u)))
+                    .flat_map(|(p, u)| {
+                        [
+                            ("size", u.size),
+                            ("in_use", u.in_use),
+                            ("available", u.available),
+                        ]
+                        .map(|(k, n)| (format!("{}/{k}", p.name()), TelValue::U64(u64::from(n))))
+                    }),
+            )
+        },
+    )?;
+    Ok(())
 }
 
 /// Registers the commands; they read `counters` while workers forward.
 pub fn register(eal: &Eal, info: Info, counters: Arc<Vec<WorkerCounters>>) -> anyhow::Result<()> {
     let nports = info.ports.len();
+    register_pools(eal, info.pools)?;
     let kernels = vfex_dataplane::kernels::Isa::detect()
         .map(|i| i.name().to_string())
         .unwrap_or_else(|e| e.to_string());
@@ -158,17 +191,20 @@ pub struct RoleView {
 /// | `/vfex/veth,<name>` or `/vfex/veth,<instance>/<name>` | one vEth: port, id, rx/tx packets and bytes, drops |
 /// | `/vfex/drops` | drops by reason, all instances |
 /// | `/vfex/tables` | per instance: role, ports, vEths, table version |
+/// | `/vfex/mempools` | per mbuf pool: `<pool>/size`, `<pool>/in_use`, `<pool>/available` |
 pub const ROLE_COMMANDS: &[&str] = &[
     "/vfex/info",
     "/vfex/veths",
     "/vfex/veth",
     "/vfex/drops",
     "/vfex/tables",
+    "/vfex/mempools",
 ];
 
 /// Registers the role commands over `views`.
 pub fn register_roles(eal: &Eal, info: Info, views: Vec<RoleView>) -> anyhow::Result<()> {
     let views = Arc::new(views);
+    register_pools(eal, info.pools)?;
     let info = TelValue::dict([
         ("version", TelValue::Str(env!("CARGO_PKG_VERSION").into())),
         ("forward_mode", TelValue::Str(info.mode)),

@@ -508,7 +508,7 @@ fn telemetry_answers_vfex_commands() {
             .take()
             .unwrap()
             .write_all(
-                b"/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n",
+                b"/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n/vfex/mempools\n",
             )
             .unwrap();
             String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
@@ -540,6 +540,19 @@ fn telemetry_answers_vfex_commands() {
     let drops = line("/vfex/drops", 0);
     assert_eq!(json_u64(&drops, "tag_injection"), 0, "{drops}");
     assert_eq!(json_u64(&drops, "tx_full"), 0, "{drops}");
+    // The pool: its size, and in_use + available = size (read while
+    // forwarding: the mbufs the rings and bursts hold are in use).
+    let pools = line("/vfex/mempools", 0);
+    assert!(
+        pools.contains(r#"{"/vfex/mempools": {"vfex_pkts/size": "#),
+        "{pools}"
+    );
+    let (size, used, free) = (
+        json_u64(&pools, "vfex_pkts/size"),
+        json_u64(&pools, "vfex_pkts/in_use"),
+        json_u64(&pools, "vfex_pkts/available"),
+    );
+    assert!(size > 0 && used + free == size, "{pools}");
     assert_cleaned_up(tag);
 }
 
@@ -886,7 +899,7 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
     let (out, o) = with_running_vfex(tag, eal(tag), &["--duration", "3"], || {
         telemetry(
             &prefix(tag),
-            "/vfex/veths\n/vfex/veth,bridge/vm2\n/vfex/veth,vm9\n/vfex/tables\n/vfex/drops\n/vfex/info\n",
+            "/vfex/veths\n/vfex/veth,bridge/vm2\n/vfex/veth,vm9\n/vfex/tables\n/vfex/drops\n/vfex/info\n/vfex/mempools\n",
         )
     });
     assert!(o.status.success(), "{:?}", text(&o));
@@ -923,6 +936,15 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
     assert!(
         out.contains("demo: port extender + controlling bridge (vntag)"),
         "{out}"
+    );
+    let pools = out
+        .lines()
+        .find(|l| l.starts_with(r#"{"/vfex/mempools": {"vfex_pkts/size": 32768"#))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        json_u64(pools, "vfex_pkts/in_use") + json_u64(pools, "vfex_pkts/available"),
+        32768,
+        "{pools}"
     );
     assert_cleaned_up(tag);
 }

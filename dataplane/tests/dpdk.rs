@@ -72,6 +72,31 @@ fn mempool_counts_follow_alloc_and_free() {
 }
 
 #[test]
+fn pool_monitor_reads_counts_from_another_thread_until_the_pool_is_freed() {
+    let pool = pool(128);
+    let mon = pool.monitor();
+    assert_eq!(mon.name(), pool.name());
+    let mut b: Burst<32> = Burst::new();
+    assert!(pool.alloc_bulk(&mut b, 7));
+    let seen = {
+        let mon = mon.clone();
+        std::thread::spawn(move || mon.usage()).join().unwrap()
+    };
+    assert_eq!(
+        seen,
+        Some(vfex_dataplane::dpdk::PoolUsage {
+            size: 128,
+            in_use: 7,
+            available: 121
+        })
+    );
+    drop(b);
+    assert_eq!(mon.usage().map(|u| u.in_use), Some(0));
+    drop(pool);
+    assert_eq!(mon.usage(), None, "a freed pool is not read");
+}
+
+#[test]
 fn mempool_exhaustion_is_reported_and_recovers() {
     let pool = pool(64);
     let mut held = Vec::new();

@@ -237,7 +237,7 @@ fn main() -> Result<()> {
     let mut md = report::table(&all);
     if !loops.is_empty() {
         md.push_str(&format!(
-            "\nZero-loss throughput (RFC 2544 binary search, loss <= {}, resolution {} of the generator's ceiling) and latency through a net_memif loop (vfex --gen-rate -> tool -> back; one-way, TSC):\n\n{}",
+            "\nZero-loss throughput (RFC 2544 binary search confirmed by a second trial, loss <= {}, resolution {} of the generator's ceiling) and latency through a net_memif loop (vfex --gen-rate -> tool -> back; one-way, TSC):\n\n{}",
             a.loss,
             a.resolution,
             latency::table(&loops)

@@ -4,6 +4,7 @@ use super::{Burst, Eal, Mbuf, Result, errno_error};
 use dpdk_sys::rte_mempool;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::sync::{Arc, RwLock};
 
 /// A pktmbuf pool (`rte_pktmbuf_pool_create`). Freed on drop when no mbuf is
 /// in use; if mbufs are still out, it is left allocated (a leak, reported on
@@ -12,7 +13,65 @@ use std::ptr::NonNull;
 pub struct Mempool<'eal> {
     mp: NonNull<rte_mempool>,
     name: String,
+    /// What [`PoolMonitor`]s read; emptied (under the write lock) before the
+    /// pool is freed.
+    live: Arc<RwLock<Option<PoolPtr>>>,
     _eal: PhantomData<&'eal Eal>,
+}
+
+/// The pool pointer a [`PoolMonitor`] reads through.
+#[derive(Debug)]
+struct PoolPtr(NonNull<rte_mempool>);
+
+// SAFETY: the counting functions a monitor calls (`rte_mempool_avail_count`,
+// `rte_mempool_in_use_count`) may run on any thread; the pointer is only
+// used while the `RwLock` holding it says the pool exists.
+unsafe impl Send for PoolPtr {}
+// SAFETY: as above.
+unsafe impl Sync for PoolPtr {}
+
+/// A pool's counts at one moment (the per-lcore caches included, read
+/// without stopping the workers, as DPDK's own counters are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Mbufs the pool was created with.
+    pub size: u32,
+    /// Mbufs allocated from it (held by ports, rings, bursts, ...).
+    pub in_use: u32,
+    /// Mbufs free in it.
+    pub available: u32,
+}
+
+/// Reads a pool's counts from any thread (telemetry's) for as long as the
+/// pool exists: [`PoolMonitor::usage`] is `None` once it is freed. Costs
+/// nothing on the fast path.
+#[derive(Debug, Clone)]
+pub struct PoolMonitor {
+    name: Arc<str>,
+    live: Arc<RwLock<Option<PoolPtr>>>,
+}
+
+impl PoolMonitor {
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pool's counts now, or `None` if it was freed.
+    pub fn usage(&self) -> Option<PoolUsage> {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        let mp = live.as_ref()?.0.as_ptr();
+        // SAFETY: the pool is not freed while this read lock is held (Drop
+        // takes the write lock and empties `live` first); the counting
+        // functions are thread-safe and `size` is set once at creation.
+        unsafe {
+            Some(PoolUsage {
+                size: (*mp).size,
+                in_use: dpdk_sys::rte_mempool_in_use_count(mp),
+                available: dpdk_sys::rte_mempool_avail_count(mp),
+            })
+        }
+    }
 }
 
 // SAFETY: DPDK mempools are multi-producer/multi-consumer safe; the pool is
@@ -50,6 +109,7 @@ impl<'eal> Mempool<'eal> {
         Ok(Mempool {
             mp,
             name: name.to_owned(),
+            live: Arc::new(RwLock::new(Some(PoolPtr(mp)))),
             _eal: PhantomData,
         })
     }
@@ -57,6 +117,14 @@ impl<'eal> Mempool<'eal> {
     /// The pool's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A handle that reads this pool's counts from another thread.
+    pub fn monitor(&self) -> PoolMonitor {
+        PoolMonitor {
+            name: Arc::from(self.name.as_str()),
+            live: Arc::clone(&self.live),
+        }
     }
 
     /// Mbufs free in the pool (ring plus per-lcore caches).
@@ -107,6 +175,9 @@ impl<'eal> Mempool<'eal> {
 
 impl Drop for Mempool<'_> {
     fn drop(&mut self) {
+        // Monitors stop reading first (a leaked pool stays allocated, but
+        // nobody reads it any more either).
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = None;
         let in_use = self.in_use();
         if in_use != 0 {
             eprintln!(

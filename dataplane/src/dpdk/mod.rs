@@ -28,7 +28,7 @@ pub use burst::Burst;
 pub use eal::Eal;
 pub use lcore::{LcoreId, Scope, ScopedJoinHandle, Tsc, lcore_id, rdtsc, tsc_hz};
 pub use mbuf::{Mbuf, MbufError, SharedMbuf};
-pub use mempool::{DEFAULT_DATA_ROOM, Mempool};
+pub use mempool::{DEFAULT_DATA_ROOM, Mempool, PoolMonitor, PoolUsage};
 pub use port::{LinkStatus, Port, PortConfig, PortId, PortStats, QueueId, RxQueue, TxQueue, Xstat};
 pub use ring::VirtualWire;
 
