@@ -637,6 +637,16 @@ fn summary(ctx: &Ctx<'_, '_>, elapsed: Duration) {
         rx as f64 / secs / 1e6 / ctx.nworkers as f64,
         ctx.nworkers
     );
+    for (w, c) in ctx.counters.iter().enumerate() {
+        let n = c.stalls.get();
+        if n > 0 {
+            println!(
+                "  worker {w}: {n} stalls (poll loop not running for >= {} us), longest {} us",
+                vfex_dataplane::worker::STALL_US,
+                c.longest_stall_us.get()
+            );
+        }
+    }
     println!("  -------------------------------------------------------------------------");
 }
 

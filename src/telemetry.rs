@@ -192,6 +192,7 @@ pub struct RoleView {
 /// | `/vfex/drops` | drops by reason, all instances |
 /// | `/vfex/tables` | per instance: role, ports, vEths, table version |
 /// | `/vfex/mempools` | per mbuf pool: `<pool>/size`, `<pool>/in_use`, `<pool>/available` |
+/// | `/vfex/workers` | per instance and worker: `<instance>/<w>/loops`, `/stalls`, `/longest_stall_us` |
 pub const ROLE_COMMANDS: &[&str] = &[
     "/vfex/info",
     "/vfex/veths",
@@ -199,6 +200,7 @@ pub const ROLE_COMMANDS: &[&str] = &[
     "/vfex/drops",
     "/vfex/tables",
     "/vfex/mempools",
+    "/vfex/workers",
 ];
 
 /// Registers the role commands over `views`.
@@ -228,6 +230,24 @@ pub fn register_roles(eal: &Eal, info: Info, views: Vec<RoleView>) -> anyhow::Re
         "/vfex/info",
         "vfex version, role, ports and workers",
         move |_| info.clone(),
+    )?;
+    let v = Arc::clone(&views);
+    telemetry::register(
+        eal,
+        "/vfex/workers",
+        "per instance and worker: poll loops, stalls (loop not running for >= 1 ms), longest stall in us",
+        move |_| {
+            TelValue::dict(v.iter().flat_map(|i| {
+                i.counters.iter().enumerate().flat_map(move |(w, c)| {
+                    [
+                        ("loops", c.loops.get()),
+                        ("stalls", c.stalls.get()),
+                        ("longest_stall_us", c.longest_stall_us.get()),
+                    ]
+                    .map(|(k, n)| (format!("{}/{w}/{k}", i.name), TelValue::U64(n)))
+                })
+            }))
+        },
     )?;
     let v = Arc::clone(&views);
     telemetry::register(eal, "/vfex/veths", "vEth names per instance", move |_| {

@@ -12,7 +12,12 @@
 //! returned a full burst (nothing more waiting: no reason to hold packets
 //! back); unsent mbufs are freed and counted `tx_full`.
 //! Once per iteration the worker reports a quiescent state
-//! ([`Pipeline::quiescent`]), which switches to newly published tables.
+//! ([`Pipeline::quiescent`]), which switches to newly published tables,
+//! and compares the TSC with the previous iteration's: a gap of at least
+//! [`STALL_US`] is counted as a stall ([`RoleCounters::stalls`], the
+//! longest in [`RoleCounters::longest_stall_us`]), so that frames refused
+//! by a full rx ring can be told from a worker that could not keep up
+//! from one that was not running.
 //!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
@@ -185,6 +190,10 @@ impl Sink<Mbuf> for MbufSink<'_, '_, '_> {
     }
 }
 
+/// A gap between two poll-loop iterations that counts as a stall, in
+/// microseconds (an iteration takes a few microseconds at most).
+pub const STALL_US: u64 = 1000;
+
 /// One worker: a pipeline, its queues, its tx buffers. [`run`] loops on
 /// [`Worker::poll`]; tests may step it themselves.
 pub struct Worker<'a, 'p, 'm, P> {
@@ -197,6 +206,11 @@ pub struct Worker<'a, 'p, 'm, P> {
     since: u64,
     drain: u64,
     burst: usize,
+    /// TSC of the previous iteration (0: none yet).
+    last: u64,
+    /// [`STALL_US`] in TSC ticks.
+    stall: u64,
+    tsc: Tsc,
 }
 
 impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
@@ -218,6 +232,9 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
             since: 0,
             drain: tsc.us_to_ticks(BURST_TX_DRAIN_US),
             burst: MAX_PKT_BURST,
+            last: 0,
+            stall: tsc.us_to_ticks(STALL_US),
+            tsc,
         }
     }
 
@@ -239,6 +256,10 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
     #[inline]
     pub fn poll(&mut self) -> usize {
         let now = rdtsc();
+        if self.last != 0 && now.wrapping_sub(self.last) >= self.stall {
+            self.stalled(now.wrapping_sub(self.last));
+        }
+        self.last = now;
         self.pipe.quiescent(now);
         if self.since != 0 && now.wrapping_sub(self.since) > self.drain {
             self.flush();
@@ -272,6 +293,14 @@ impl<'a, 'p, 'm, P: Pipeline<Mbuf>> Worker<'a, 'p, 'm, P> {
         }
         self.c.loops.add(1);
         total
+    }
+
+    /// Counts a gap of `ticks` between two iterations.
+    #[cold]
+    #[inline(never)]
+    fn stalled(&self, ticks: u64) {
+        self.c.stalls.add(1);
+        self.c.longest_stall_us.max(self.tsc.ticks_to_us(ticks));
     }
 
     /// Transmits every tx buffer now.

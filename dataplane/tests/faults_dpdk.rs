@@ -1032,3 +1032,47 @@ fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
     drop((inner, outer));
     assert_eq!(pool.in_use(), 0, "mbufs back to baseline");
 }
+
+// ------------------------------------------------------------ stalls
+
+/// A poll loop that does not run for a while (here: the test sleeps
+/// between two iterations, as a preempted worker would) counts a stall
+/// with its length; iterations in a row count none.
+#[test]
+fn a_worker_that_was_not_running_counts_a_stall() {
+    let _slot = port_slots();
+    let pool = pool(128);
+    let w = wires(&[64, 64]);
+    let (inner, _outer) = w.ends(&pool);
+    let rcu = extender_tables(1, |_| {});
+    let tsc = Tsc::new(eal());
+    let mut q = worker::plan(&inner, 1).unwrap();
+    let c = RoleCounters::new(2, 1);
+    let mut wk = Worker::new(
+        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
+        &mut q[0],
+        &pool,
+        &c,
+        tsc,
+    );
+    for _ in 0..100 {
+        wk.poll();
+    }
+    // (A loaded test machine may preempt this thread too: count from here.)
+    let before = c.stalls.get();
+    assert!(
+        before <= 2,
+        "{before} stalls in 100 back-to-back iterations"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(8));
+    wk.poll();
+    assert!(c.stalls.get() > before);
+    let us = c.longest_stall_us.get();
+    assert!((8_000..1_000_000).contains(&us), "{us} us");
+    let n = c.stalls.get();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    wk.poll();
+    assert!(c.stalls.get() > n);
+    assert!(c.longest_stall_us.get() >= us, "the longest is kept");
+    assert_eq!(c.loops.get(), 102);
+}

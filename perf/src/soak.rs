@@ -214,6 +214,11 @@ pub struct Counters {
     pub up_tx: u64,
     /// Drops by reason, all vEths and ports (`/vfex/drops`).
     pub drops: BTreeMap<String, u64>,
+    /// The worker's stalls so far: poll-loop gaps of at least 1 ms
+    /// (`/vfex/workers`, all workers).
+    pub stalls: u64,
+    /// The longest stall so far, in microseconds.
+    pub longest_stall_us: u64,
 }
 
 impl Counters {
@@ -764,6 +769,22 @@ pub fn explain(f: &Figures, latency: Option<[f64; 5]>) -> Vec<String> {
             }
         };
         let load: Vec<f64> = run.iter().map(|m| m.load1).collect();
+        if let Some(last) = f.periods.last() {
+            let (n, us) = (last.end.stalls, last.end.longest_stall_us);
+            v.push(format!(
+                "the worker's poll loop stopped {n} times for 1 ms or more during the run (longest {:.1} ms){}",
+                us as f64 / 1e3,
+                if n > 0 {
+                    format!(
+                        "; at {:.2} Mpps a ring of 2^14 slots (--memif-rsize 14) holds {:.1} ms of frames: a longer stall overflows it",
+                        f.offered_pps / 1e6,
+                        16384.0 / f.offered_pps.max(1.0) * 1e3
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
         v.push(format!(
             "scheduling: the vfex worker (busy-polling, pinned to CPU 1) was runnable but off its CPU {} of the samples' time, the generator (CPU 0) {}; load average {:.1}..{:.1} on {} CPUs{}. A frame refused by the rx ring or left in it is a frame that arrived while the worker was not running.",
             med(&|m| m.worker.map(|w| w.1)),
@@ -919,7 +940,18 @@ fn read(tel: &mut Telemetry, t0: Instant) -> Result<Counters> {
     let drops = tel.query("/vfex/drops")?;
     let up = tel.query("/ethdev/stats,0")?;
     let version = table_version(tel)?;
+    let workers = tel.query("/vfex/workers")?;
+    let field = |suffix: &'static str| {
+        workers
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(move |(k, _)| k.ends_with(suffix))
+            .filter_map(|(_, v)| v.as_u64())
+    };
     Ok(Counters {
+        stalls: field("/stalls").sum(),
+        longest_stall_us: field("/longest_stall_us").max().unwrap_or(0),
         t: t0.elapsed().as_secs_f64(),
         version,
         vm_rx: vm["ipackets"].as_u64().unwrap_or(0),
@@ -1511,8 +1543,9 @@ pub fn by_rule_set(periods: &[Period]) -> Vec<(RuleSet, usize, u64, u64, u64, u6
 
 /// One window of the run for the report: (start s, end s, frames from
 /// vm0, frames offered, mean share of the time the worker and the
-/// generator waited for their CPUs, mean load average).
-pub type Window = (f64, f64, u64, f64, Option<f64>, Option<f64>, f64);
+/// generator waited for their CPUs, mean load average, the worker's
+/// stalls in its periods).
+pub type Window = (f64, f64, u64, f64, Option<f64>, Option<f64>, f64, u64);
 
 /// The periods and samples in windows of `every` seconds: where frames
 /// went missing against when the worker and the generator were kept off
@@ -1544,6 +1577,9 @@ pub fn windows(f: &Figures, every: f64) -> Vec<Window> {
             mean(&|m| m.worker.map(|x| x.1)),
             mean(&|m| m.generator.map(|x| x.1)),
             mean(&|m| Some(m.load1)).unwrap_or(0.0),
+            ps.iter()
+                .map(|p| p.end.stalls.saturating_sub(p.start.stalls))
+                .sum(),
         ));
         w = e;
     }
@@ -1691,13 +1727,13 @@ impl Soak {
         let every = if f.seconds >= 300.0 { 60.0 } else { 10.0 };
         let _ = writeln!(
             m,
-            "\n### Per {every:.0} s: frames received against offered, and the scheduler\n\nFrames from vm0 in the periods that start in the window against the offered rate over the same periods (a generator that was kept off its CPU catches up later, so a window can exceed 100 %); the worker's and the generator's mean share of the time waiting for their CPUs.\n\n| window s | frames from vm0 | offered | received / offered % | vfex worker waiting % | generator waiting % | load avg |\n|---|---|---|---|---|---|---|"
+            "\n### Per {every:.0} s: frames received against offered, and the scheduler\n\nFrames from vm0 in the periods that start in the window against the offered rate over the same periods (a generator that was kept off its CPU catches up later, so a window can exceed 100 %); the worker's and the generator's mean share of the time waiting for their CPUs (the guest's scheduler); the worker's stalls: its poll loop did not run for 1 ms or more (whoever took the CPU: the guest's kernel or the hypervisor).\n\n| window s | frames from vm0 | offered | received / offered % | vfex worker waiting % | generator waiting % | load avg | worker stalls |\n|---|---|---|---|---|---|---|---|"
         );
-        for (a, b, rx, off, ww, gw, ld) in windows(f, every) {
+        for (a, b, rx, off, ww, gw, ld, st) in windows(f, every) {
             let pct = |x: Option<f64>| x.map_or("-".into(), |v| format!("{:.0}", v * 100.0));
             let _ = writeln!(
                 m,
-                "| {a:.0}-{b:.0} | {rx} | {off:.0} | {:.2} | {} | {} | {ld:.2} |",
+                "| {a:.0}-{b:.0} | {rx} | {off:.0} | {:.2} | {} | {} | {ld:.2} | {st} |",
                 if off > 0.0 {
                     rx as f64 / off * 100.0
                 } else {
@@ -1930,6 +1966,8 @@ mod tests {
             vm_rx,
             up_tx,
             drops: drops.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect(),
+            stalls: 0,
+            longest_stall_us: 0,
         }
     }
 
@@ -2201,18 +2239,28 @@ mod tests {
         let mut f = passing();
         f.generator.sent = 1024 + 1000;
         f.mem[2].worker = Some((0.4, 0.6));
+        let last = f.periods.len() - 1;
+        f.periods[last].end.stalls = 3;
+        f.periods[last].end.longest_stall_us = 23_600;
         let n = explain(&f, Some([1.0, 2.0, 3.0, 4.0, 600_000.0]));
-        assert_eq!(n.len(), 2, "{n:?}");
+        assert_eq!(n.len(), 3, "{n:?}");
         assert!(n[0].starts_with("1024 frames the generator sent never reached vfex"));
         assert!(
-            n[1].contains("off its CPU 60 % (median; 60..60 %)"),
+            n[1].starts_with(
+                "the worker's poll loop stopped 3 times for 1 ms or more during the run (longest 23.6 ms)"
+            ),
             "{}",
             n[1]
         );
         assert!(
-            n[1].contains("largest one-way latency was 600.0 ms"),
+            n[2].contains("off its CPU 60 % (median; 60..60 %)"),
             "{}",
-            n[1]
+            n[2]
+        );
+        assert!(
+            n[2].contains("largest one-way latency was 600.0 ms"),
+            "{}",
+            n[2]
         );
     }
 

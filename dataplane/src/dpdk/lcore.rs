@@ -67,6 +67,11 @@ impl Tsc {
     pub fn ticks_to_secs(&self, ticks: u64) -> f64 {
         ticks as f64 / self.hz as f64
     }
+
+    /// Whole microseconds in `ticks`.
+    pub fn ticks_to_us(&self, ticks: u64) -> u64 {
+        (u128::from(ticks) * 1_000_000 / u128::from(self.hz)) as u64
+    }
 }
 
 /// Lcores currently running a closure launched through a [`Scope`].

@@ -22,6 +22,14 @@ impl Counter {
         );
     }
 
+    /// Raises the value to `v` if it is below (single writer).
+    #[inline]
+    pub fn max(&self, v: u64) {
+        if v > self.0.load(Ordering::Relaxed) {
+            self.0.store(v, Ordering::Relaxed);
+        }
+    }
+
     /// Current value.
     #[inline]
     pub fn get(&self) -> u64 {

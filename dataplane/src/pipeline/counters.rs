@@ -59,6 +59,13 @@ pub struct RoleCounters {
     veths: Box<[VethCounters]>,
     /// Poll-loop iterations.
     pub loops: Counter,
+    /// Gaps of at least [`crate::worker::STALL_US`] between two poll-loop
+    /// iterations: the worker was not running (preempted by the kernel or
+    /// the hypervisor, an interrupt storm, an SMI), so its rx rings filled
+    /// without it.
+    pub stalls: Counter,
+    /// The longest such gap, in microseconds.
+    pub longest_stall_us: Counter,
 }
 
 impl RoleCounters {
@@ -69,6 +76,8 @@ impl RoleCounters {
             drops: std::array::from_fn(|_| Counter::default()),
             veths: (0..=veths).map(|_| VethCounters::default()).collect(),
             loops: Counter::default(),
+            stalls: Counter::default(),
+            longest_stall_us: Counter::default(),
         }
     }
 
