@@ -19,15 +19,13 @@ mod common;
 use common::*;
 use std::sync::Arc;
 
-use vfex_dataplane::dpdk::{
-    Burst, Mbuf, Mempool, Port, PortConfig, QueueId, SharedMbuf, Tsc, TxQueue, VirtualWire,
-};
+use vfex_dataplane::dpdk::{Burst, Mbuf, Mempool, QueueId, SharedMbuf, TxQueue};
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::kernels::Kernels;
-use vfex_dataplane::pipeline::{BURST, Bridge, Extender, Pipeline, RoleCounters, Sink};
+use vfex_dataplane::pipeline::{BURST, Bridge, Pipeline, RoleCounters, Sink};
 use vfex_dataplane::tables::rules::DEFAULT_VLAN;
 use vfex_dataplane::tables::*;
-use vfex_dataplane::worker::{self, Worker};
+use vfex_dataplane::worker;
 
 // ------------------------------------------------------------------ set-up
 
@@ -52,89 +50,6 @@ fn port_slots() -> impl Drop {
     }
     *held += 1;
     Slot
-}
-
-fn started<'a>(mut p: Port<'a>, pool: &'a Mempool<'_>) -> Port<'a> {
-    p.configure(
-        pool,
-        &PortConfig {
-            rx_queues: 1,
-            tx_queues: 1,
-            rx_desc: 256,
-            tx_desc: 256,
-            ..PortConfig::default()
-        },
-    )
-    .expect("configure");
-    p.start().expect("start");
-    p
-}
-
-/// `sizes.len()` ring wires: the role's ends (port index i = wire i) and
-/// the test's ends. A wire of size n holds n - 1 frames.
-struct Wires {
-    wires: Vec<VirtualWire<'static>>,
-}
-
-fn wires(sizes: &[u32]) -> Wires {
-    Wires {
-        wires: sizes
-            .iter()
-            .map(|n| VirtualWire::new(eal(), &unique("fw"), *n).expect("wire"))
-            .collect(),
-    }
-}
-
-impl Wires {
-    fn ends<'a>(&'a self, pool: &'a Mempool<'_>) -> (Vec<Port<'a>>, Vec<Port<'a>>) {
-        let mut inner = Vec::new();
-        let mut outer = Vec::new();
-        for w in &self.wires {
-            let (a, b) = w.ports().expect("ports");
-            inner.push(started(a, pool));
-            outer.push(started(b, pool));
-        }
-        (inner, outer)
-    }
-}
-
-/// Sends `mbufs` out of `port` (the test's end of a wire); all must fit.
-fn send_mbufs(port: &Port<'_>, mbufs: Vec<Mbuf>) {
-    let mut q = port.tx_queue(QueueId(0)).expect("txq");
-    let mut b: Burst<32> = Burst::new();
-    for m in mbufs {
-        b.push(m).expect("room");
-        if b.len() == 32 {
-            assert_eq!(q.tx_burst(&mut b), 32, "the wire takes every frame");
-        }
-    }
-    let n = b.len();
-    assert_eq!(q.tx_burst(&mut b), n, "the wire takes every frame");
-}
-
-/// An mbuf from `pool` holding `frame`.
-fn mbuf(pool: &Mempool<'_>, frame: &[u8]) -> Mbuf {
-    let mut m = pool.alloc().expect("alloc");
-    m.set_data(frame).expect("set_data");
-    m
-}
-
-/// Sends `frames` out of `port`, each in a fresh single-segment mbuf.
-fn send(pool: &Mempool<'_>, port: &Port<'_>, frames: &[Vec<u8>]) {
-    send_mbufs(port, frames.iter().map(|f| mbuf(pool, f)).collect());
-}
-
-/// Everything waiting on `port`, every segment gathered.
-fn recv(port: &Port<'_>) -> Vec<Vec<u8>> {
-    let mut q = port.rx_queue(QueueId(0)).expect("rxq");
-    let mut out = Vec::new();
-    loop {
-        let mut b: Burst<32> = Burst::new();
-        if q.rx_burst(&mut b) == 0 {
-            return out;
-        }
-        out.extend(b.as_slice().iter().map(|m| m.to_vec()));
-    }
 }
 
 /// `frame` in an mbuf with exactly `headroom` bytes in front of it.
@@ -175,34 +90,9 @@ fn without_tailroom(pool: &Mempool<'_>, frame: &[u8]) -> Mbuf {
     m
 }
 
-fn mac(n: u8) -> [u8; 6] {
-    [2, 0, 0, 0, 0, n]
-}
-
-/// dst, src, EtherType, then a numbered payload up to `len` bytes.
+/// dst, src, EtherType, then a payload up to `len` bytes: 0, 7, 14, ...
 fn eth(dst: [u8; 6], src: [u8; 6], et: u16, len: usize) -> Vec<u8> {
-    let mut f = [dst, src].concat();
-    f.extend_from_slice(&et.to_be_bytes());
-    let mut i = 0u8;
-    while f.len() < len {
-        f.push(i);
-        i = i.wrapping_add(7);
-    }
-    f
-}
-
-fn insert_at12(f: &[u8], tag: &[u8]) -> Vec<u8> {
-    [&f[..12], tag, &f[12..]].concat()
-}
-
-fn vntag(d: bool, p: bool, dst: u16, l: bool, src: u16) -> [u8; 6] {
-    let tci = u32::from(d) << 31
-        | u32::from(p) << 30
-        | u32::from(dst) << 16
-        | u32::from(l) << 15
-        | u32::from(src);
-    let t = tci.to_be_bytes();
-    [0x89, 0x26, t[0], t[1], t[2], t[3]]
+    eth_step(dst, src, et, len, 7)
 }
 
 fn up_tag(src: u16) -> [u8; 6] {
@@ -227,20 +117,6 @@ fn drops(blocks: &[&RoleCounters]) -> Vec<(&'static str, u64)> {
         .collect()
 }
 
-/// VN-Tag extender tables: uplink 0, VMs on ports 1..=n with VIFs 10, 11,
-/// ...; VIF list 300 holds every VM in port order.
-fn extender_tables(vms: u16, edit: impl FnOnce(&mut [VethConfig])) -> Arc<Rcu<Tables>> {
-    let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), usize::from(vms) + 1);
-    b.port(0, PortKind::Uplink);
-    let mut v: Vec<VethConfig> = (1..=vms)
-        .map(|p| VethConfig::new(&format!("vm{p}"), p, 9 + p))
-        .collect();
-    edit(&mut v);
-    let ids: Vec<u16> = v.into_iter().map(|c| b.veth(c)).collect();
-    b.list(0, 300, &ids);
-    Rcu::new(b.build().unwrap())
-}
-
 // --------------------------------------------------- chained, no headroom
 
 /// Frames the tag kernels cannot edit in place, through a VN-Tag extender
@@ -256,19 +132,12 @@ fn extender_tables(vms: u16, edit: impl FnOnce(&mut [VethConfig])) -> Arc<Rcu<Ta
 fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
     let _slot = port_slots();
     let pool = pool(512);
-    let w = wires(&[64, 64, 64]);
+    let w = wires("fw", &[64, 64, 64]);
     let (inner, outer) = w.ends(&pool);
     let rcu = extender_tables(2, |_| {});
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(3, 2);
-    let mut wk = Worker::new(
-        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = extender_worker(&rcu, &mut q[0], &pool, &c);
 
     // Upstream from VM 1 (VIF 10).
     let good = |n: u8| eth(mac(9), mac(1), 0x0800, 60 + usize::from(n));
@@ -361,31 +230,19 @@ fn chained_and_headroomless_frames_are_named_drops_through_the_extender() {
 fn bridge_counts_headroomless_and_chained_frames_and_forwards_the_rest() {
     let _slot = port_slots();
     let pool = pool(512);
-    let w = wires(&[64, 64]);
+    let w = wires("fw", &[64, 64]);
     let (inner, outer) = w.ends(&pool);
-    let mut b = TablesBuilder::new(Role::Bridge, 2);
-    b.port(0, PortKind::ExtenderLink(ExtKind::VnTag))
-        .port(1, PortKind::Ordinary);
-    b.veth(VethConfig::new("v10", 0, 10));
-    b.veth(VethConfig::new("eth1", 1, 0));
-    let rcu = Rcu::new(b.build().unwrap());
+    let rcu = link_bridge_tables(
+        ExtKind::VnTag,
+        &[("v10", 10)],
+        PortKind::Ordinary,
+        ("eth1", 0),
+        None,
+    );
     let learn = Arc::new(LearnTable::new(1024, 4));
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(2, 2);
-    let mut wk = Worker::new(
-        Bridge::new(
-            rcu.reader(),
-            learn.clone(),
-            Kernels::detect().unwrap(),
-            tsc.hz(),
-            0,
-        ),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = bridge_worker(&rcu, &learn, &mut q[0], &pool, &c);
     // VIF 10 makes itself known.
     let hello = eth(mac(1), mac(10), 0x0800, 60);
     send(&pool, &outer[0], &[insert_at12(&hello, &up_tag(10))]);
@@ -440,19 +297,12 @@ fn tx_back_pressure_through_the_extender_conserves_every_frame() {
     let _slot = port_slots();
     let pool = pool(512);
     // Uplink wire: a 16-slot ring.
-    let w = wires(&[16, 64, 64]);
+    let w = wires("fw", &[16, 64, 64]);
     let (inner, outer) = w.ends(&pool);
     let rcu = extender_tables(2, |v| v[0].rules.allowed_macs = Some(vec![mac(1)]));
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(3, 2);
-    let mut wk = Worker::new(
-        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = extender_worker(&rcu, &mut q[0], &pool, &c);
     let good = |i: usize| eth(mac(9), mac(1), 0x0800, 60 + i);
     let burst: Vec<Vec<u8>> = (0..32)
         .map(|i| match (i % 4, (i / 4) % 3) {
@@ -534,19 +384,12 @@ fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
     let _slot = port_slots();
     let pool = pool(512);
     let rpool = common::pool(16);
-    let w = wires(&[64, 64, 64, 64]);
+    let w = wires("fw", &[64, 64, 64, 64]);
     let (inner, outer) = w.ends(&pool);
     let rcu = extender_tables(3, |_| {});
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(4, 3);
-    let mut wk = Worker::new(
-        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
-        &mut q[0],
-        &rpool,
-        &c,
-        tsc,
-    );
+    let mut wk = extender_worker(&rcu, &mut q[0], &rpool, &c);
     let (base, rbase) = (pool.in_use(), rpool.in_use());
     let mut hog: Vec<Mbuf> = Vec::new();
     while rpool.available() > 3 {
@@ -638,7 +481,7 @@ fn mempool_exhaustion_during_replication_is_counted_and_recovers() {
 fn mac_table_flood_is_held_at_the_veth_limit_and_others_still_learn() {
     let _slot = port_slots();
     let pool = pool(1024);
-    let w = wires(&[256, 64, 64]);
+    let w = wires("fw", &[256, 64, 64]);
     let (inner, outer) = w.ends(&pool);
     let mut b = TablesBuilder::new(Role::Bridge, 3);
     for p in 0..3 {
@@ -651,22 +494,9 @@ fn mac_table_flood_is_held_at_the_veth_limit_and_others_still_learn() {
     b.veth(VethConfig::new("b", 2, 0));
     let rcu = Rcu::new(b.build().unwrap());
     let learn = Arc::new(LearnTable::new(4096, 4));
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(3, 3);
-    let mut wk = Worker::new(
-        Bridge::new(
-            rcu.reader(),
-            learn.clone(),
-            Kernels::detect().unwrap(),
-            tsc.hz(),
-            0,
-        ),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = bridge_worker(&rcu, &learn, &mut q[0], &pool, &c);
     let mut step = |n: usize| {
         let mut got = 0;
         while got < n {
@@ -805,7 +635,7 @@ struct Storm {
 fn storm(policer: Option<PolicerParams>, rounds: u64) -> Storm {
     const HZ: u64 = 1_000_000;
     let pool = pool(1024);
-    let w = wires(&[256, 256, 32]);
+    let w = wires("fw", &[256, 256, 32]);
     let (inner, outer) = w.ends(&pool);
     let mut tb = TablesBuilder::new(Role::Bridge, 3);
     for p in 0..3 {
@@ -947,7 +777,7 @@ fn broadcast_storm_is_held_by_its_policer_and_other_unicast_keeps_its_rate() {
 fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
     let _slot = port_slots();
     let pool = pool(1024);
-    let w = wires(&[1024, 64, 64]);
+    let w = wires("fw", &[1024, 64, 64]);
     let (inner, outer) = w.ends(&pool);
     let mut b = TablesBuilder::new(Role::Bridge, 3);
     for p in 0..3 {
@@ -958,22 +788,9 @@ fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
     b.veth(VethConfig::new("b", 2, 0));
     let rcu = Rcu::new(b.build().unwrap());
     let learn = Arc::new(LearnTable::new(64, 4));
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(3, 3);
-    let mut wk = Worker::new(
-        Bridge::new(
-            rcu.reader(),
-            learn.clone(),
-            Kernels::detect().unwrap(),
-            tsc.hz(),
-            0,
-        ),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = bridge_worker(&rcu, &learn, &mut q[0], &pool, &c);
     // a and b are known before the flood.
     let ab = eth(mac(0xb), mac(0xa), 0x0800, 64);
     let ba = eth(mac(0xa), mac(0xb), 0x0800, 64);
@@ -1042,19 +859,12 @@ fn a_full_learning_table_floods_new_macs_and_keeps_the_learned_ones() {
 fn a_worker_that_was_not_running_counts_a_stall() {
     let _slot = port_slots();
     let pool = pool(128);
-    let w = wires(&[64, 64]);
+    let w = wires("fw", &[64, 64]);
     let (inner, _outer) = w.ends(&pool);
     let rcu = extender_tables(1, |_| {});
-    let tsc = Tsc::new(eal());
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(2, 1);
-    let mut wk = Worker::new(
-        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut wk = extender_worker(&rcu, &mut q[0], &pool, &c);
     for _ in 0..100 {
         wk.poll();
     }

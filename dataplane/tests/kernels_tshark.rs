@@ -14,8 +14,10 @@
 
 #[path = "common/pcap.rs"]
 mod pcap;
-use pcap::{TempDir, tshark_fields, write_pcap};
-use std::fmt::Write as _;
+#[path = "common/tshark.rs"]
+mod tshark;
+use std::sync::LazyLock;
+use tshark::{Rng, Row, TAG_FIELDS, assert_tshark_decodes};
 
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::kernels::{
@@ -26,36 +28,14 @@ use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 /// The VM's EtherType: IEEE local experimental, decoded as data.
 const PAYLOAD_ETHERTYPE: u16 = 0x88B5;
 
-const FIELDS: &[&str] = &[
-    "eth.dst",
-    "eth.src",
-    "eth.type",
-    "vntag.dir",
-    "vntag.ptr",
-    "vntag.dst",
-    "vntag.looped",
-    "vntag.r",
-    "vntag.version",
-    "vntag.src",
-    "vntag.etype",
-    "etag.pcp",
-    "etag.dei",
-    "etag.iecid_base",
-    "etag.resv",
-    "etag.group",
-    "etag.ecid_base",
-    "etag.iecid_ext",
-    "etag.ecid_ext",
-    "etag.etype",
-    "ieee8021ad.priority",
-    "ieee8021ad.dei",
-    "ieee8021ad.id",
-    "vlan.priority",
-    "vlan.dei",
-    "vlan.id",
-    "vlan.etype",
-    "data.len",
-];
+static FIELDS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    [
+        &["eth.dst", "eth.src", "eth.type"][..],
+        TAG_FIELDS,
+        &["data.len"],
+    ]
+    .concat()
+});
 
 #[derive(Debug, Clone, Copy)]
 enum Tag {
@@ -97,11 +77,8 @@ impl Case {
     }
 
     fn expected(&self) -> Vec<String> {
-        let mut e = vec![String::new(); FIELDS.len()];
-        let mut set = |name: &str, value: String| {
-            let i = FIELDS.iter().position(|f| *f == name).unwrap();
-            e[i] = value;
-        };
+        let mut e = Row::new(&FIELDS);
+        let mut set = |name: &str, value: String| e.set(name, value);
         let bit = |b: bool| u8::from(b).to_string();
         let hex16 = |v: u16| format!("{v:#06x}");
         set("eth.dst", "02:00:00:00:00:06".into());
@@ -159,7 +136,7 @@ impl Case {
             set("vlan.etype", hex16(PAYLOAD_ETHERTYPE));
         }
         set("data.len", self.data_len().to_string());
-        e
+        e.values()
     }
 
     /// Encap with every ISA (same result required), then decap with every
@@ -236,32 +213,6 @@ impl Case {
             }
         }
         tagged.unwrap()
-    }
-}
-
-/// Small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bool(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    /// Mostly extremes (0, max), sometimes anything in range.
-    fn field(&mut self, max: u16) -> u16 {
-        match self.below(4) {
-            0 => 0,
-            1 => max,
-            _ => self.below(u64::from(max) + 1) as u16,
-        }
     }
 }
 
@@ -375,26 +326,13 @@ fn encapped_frames_decode_in_tshark() {
     assert!(cases.len() > 300);
     let frames: Vec<Vec<u8>> = cases.iter().map(Case::run).collect();
 
-    let dir = TempDir::new("kernels-tshark");
-    let pcap = dir.join("encap.pcap");
-    write_pcap(&pcap, &frames);
-    let stdout = tshark_fields(&pcap, FIELDS);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), cases.len(), "one tshark line per frame");
-
-    let mut mismatches = String::new();
-    for (i, (case, line)) in cases.iter().zip(&lines).enumerate() {
-        let got: Vec<&str> = line.split(',').collect();
-        assert_eq!(got.len(), FIELDS.len(), "frame {}: {line}", i + 1);
-        for ((field, want), got) in FIELDS.iter().zip(case.expected()).zip(got) {
-            if want != got {
-                let _ = writeln!(
-                    mismatches,
-                    "frame {} {field}: expected {want:?}, tshark {got:?} ({case:?})",
-                    i + 1
-                );
-            }
-        }
-    }
-    assert!(mismatches.is_empty(), "tshark disagrees:\n{mismatches}");
+    assert_tshark_decodes(
+        "kernels-tshark",
+        "encap.pcap",
+        &FIELDS,
+        &cases,
+        &frames,
+        Case::expected,
+        "expected",
+    );
 }

@@ -1,6 +1,9 @@
 //! The three roles on TestBufs (no DPDK): exact frames on every port, one
 //! test per rule and per drop reason, table swaps through RCU.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
 use std::sync::Arc;
 
 use vfex_dataplane::drop::DropReason;
@@ -10,45 +13,10 @@ use vfex_dataplane::tables::*;
 
 const HZ: u64 = 1_000_000;
 
-fn mac(n: u8) -> [u8; 6] {
-    [2, 0, 0, 0, 0, n]
-}
-
-/// dst, src, EtherType, then a payload up to `len` bytes in all.
-fn eth(dst: [u8; 6], src: [u8; 6], et: u16, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&et.to_be_bytes());
-    let mut i = 0u8;
-    while f.len() < len {
-        f.push(i);
-        i = i.wrapping_add(1);
-    }
-    f
-}
-
-fn insert_at12(f: &[u8], tag: &[u8]) -> Vec<u8> {
-    let mut o = f[..12].to_vec();
-    o.extend_from_slice(tag);
-    o.extend_from_slice(&f[12..]);
-    o
-}
-
 fn ctag(pcp: u8, vid: u16) -> [u8; 4] {
     let tci = u16::from(pcp) << 13 | vid;
     let t = tci.to_be_bytes();
     [0x81, 0x00, t[0], t[1]]
-}
-
-fn vntag(d: bool, p: bool, dst: u16, l: bool, src: u16) -> [u8; 6] {
-    let tci = u32::from(d) << 31
-        | u32::from(p) << 30
-        | u32::from(dst) << 16
-        | u32::from(l) << 15
-        | u32::from(src);
-    let t = tci.to_be_bytes();
-    [0x89, 0x26, t[0], t[1], t[2], t[3]]
 }
 
 fn etag(pcp: u8, iecid: u16, grp: u8, ecid: u16) -> [u8; 8] {
@@ -812,22 +780,15 @@ fn bridge_mac_limit_and_classification_drops() {
 
 #[test]
 fn etag_bridge_link_list_uses_ingress_ecid() {
-    let mut b = TablesBuilder::new(Role::Bridge, 2);
-    b.port(0, PortKind::ExtenderLink(ExtKind::ETag))
-        .port(1, PortKind::Ordinary);
-    b.veth(VethConfig::new("e10", 0, 0x10));
-    b.veth(VethConfig::new("e11", 0, 0x11));
-    b.veth(VethConfig::new("eth1", 1, 0));
-    b.flood_list(
-        0,
-        1,
-        FloodList {
-            id: 0x1005,
-            untagged: true,
-        },
+    let tables = link_bridge_tables(
+        ExtKind::ETag,
+        &[("e10", 0x10), ("e11", 0x11)],
+        PortKind::Ordinary,
+        ("eth1", 0),
+        Some(0x1005),
     );
     let mut br = Bridge::new(
-        Rcu::new(b.build().unwrap()).reader(),
+        tables.reader(),
         Arc::new(LearnTable::new(64, 4)),
         Kernels::scalar(),
         HZ,

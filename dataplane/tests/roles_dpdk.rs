@@ -10,157 +10,50 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use vfex_dataplane::dpdk::{Burst, Mempool, Port, PortConfig, QueueId, Tsc, VirtualWire};
+use vfex_dataplane::dpdk::{Port, Tsc, VirtualWire};
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::kernels::Kernels;
-use vfex_dataplane::pipeline::{Bridge, Extender, RoleCounters, Station};
+use vfex_dataplane::pipeline::{RoleCounters, Station};
 use vfex_dataplane::tables::*;
 use vfex_dataplane::worker::{self, Worker};
-
-fn started<'a>(mut p: Port<'a>, pool: &'a Mempool<'_>, q: u16) -> Port<'a> {
-    p.configure(
-        pool,
-        &PortConfig {
-            rx_queues: q,
-            tx_queues: q,
-            rx_desc: 256,
-            tx_desc: 256,
-            ..PortConfig::default()
-        },
-    )
-    .expect("configure");
-    p.start().expect("start");
-    p
-}
-
-/// Sends `frames` out of `port` (the test's end of a wire).
-fn send(pool: &Mempool<'_>, port: &Port<'_>, frames: &[Vec<u8>]) {
-    let mut b: Burst<32> = Burst::new();
-    for f in frames {
-        let mut m = pool.alloc().expect("alloc");
-        m.set_data(f).expect("set_data");
-        b.push(m).expect("room");
-    }
-    let mut q = port.tx_queue(QueueId(0)).expect("txq");
-    assert_eq!(q.tx_burst(&mut b), frames.len());
-}
-
-/// Everything waiting on `port`.
-fn recv(port: &Port<'_>) -> Vec<Vec<u8>> {
-    let mut q = port.rx_queue(QueueId(0)).expect("rxq");
-    let mut out = Vec::new();
-    loop {
-        let mut b: Burst<32> = Burst::new();
-        if q.rx_burst(&mut b) == 0 {
-            return out;
-        }
-        out.extend(b.as_slice().iter().map(|m| m.to_vec()));
-    }
-}
-
-fn mac(n: u8) -> [u8; 6] {
-    [2, 0, 0, 0, 0, n]
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], et: u16, len: usize) -> Vec<u8> {
-    let mut f = [dst, src].concat();
-    f.extend_from_slice(&et.to_be_bytes());
-    let mut i = 0u8;
-    while f.len() < len {
-        f.push(i);
-        i = i.wrapping_add(1);
-    }
-    f
-}
-
-fn insert_at12(f: &[u8], tag: &[u8]) -> Vec<u8> {
-    [&f[..12], tag, &f[12..]].concat()
-}
-
-fn vntag(d: bool, p: bool, dst: u16, l: bool, src: u16) -> [u8; 6] {
-    let tci = u32::from(d) << 31
-        | u32::from(p) << 30
-        | u32::from(dst) << 16
-        | u32::from(l) << 15
-        | u32::from(src);
-    let t = tci.to_be_bytes();
-    [0x89, 0x26, t[0], t[1], t[2], t[3]]
-}
 
 /// Port extender (VN-Tag) and controlling bridge linked by a wire that the
 /// test taps: VM 1 (VIF 10) and VM 2 (VIF 11) on the extender reach each
 /// other through the bridge (hairpin) and an external port behind it.
 #[test]
 fn extender_and_bridge_hairpin_through_a_tapped_link() {
-    let eal = eal();
     let pool = pool(2048);
     // Wires: extender uplink <-> tap, tap <-> bridge link, two VFs, external.
-    let wires: Vec<VirtualWire> = (0..5)
-        .map(|_| VirtualWire::new(eal, &unique("rw"), 256).expect("wire"))
-        .collect();
-    let mut ends: Vec<(Port, Port)> = wires
-        .iter()
-        .map(|w| {
-            let (a, b) = w.ports().expect("ports");
-            (started(a, &pool, 1), started(b, &pool, 1))
-        })
-        .collect();
-    let (x, v2, v1, tap_b, tap_a) = (
-        ends.pop().unwrap(),
-        ends.pop().unwrap(),
-        ends.pop().unwrap(),
-        ends.pop().unwrap(),
-        ends.pop().unwrap(),
-    );
-    let ext_ports = vec![tap_a.0, v1.0, v2.0];
-    let br_ports = vec![tap_b.0, x.0];
-    let (tap_a, v1, v2, tap_b, x) = (tap_a.1, v1.1, v2.1, tap_b.1, x.1);
+    let wr = wires("rw", &[256; 5]);
+    let (inner, outer) = wr.ends(&pool);
+    let (Ok([tap_a_in, tap_b_in, v1_in, v2_in, x_in]), Ok([tap_a, tap_b, v1, v2, x])) =
+        (<[Port; 5]>::try_from(inner), <[Port; 5]>::try_from(outer))
+    else {
+        unreachable!("five wires")
+    };
+    let ext_ports = vec![tap_a_in, v1_in, v2_in];
+    let br_ports = vec![tap_b_in, x_in];
 
-    // Extender: uplink 0, VFs 1 and 2; list 300 = both VIFs.
-    let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 3);
-    b.port(0, PortKind::Uplink);
-    let a = b.veth(VethConfig::new("vm1", 1, 10));
-    let c = b.veth(VethConfig::new("vm2", 2, 11));
-    b.list(0, 300, &[a, c]);
-    let ext_tables = Rcu::new(b.build().unwrap());
+    // Extender: uplink 0, VFs 1 and 2 (vEth 0 = VM 1, VIF 10; vEth 1 =
+    // VM 2, VIF 11); list 300 = both VIFs.
+    let ext_tables = extender_tables(2, |_| {});
+    let a = 0;
     // Bridge: extender link 0 with VIFs 10, 11 (flood list 300), port 1
     // ordinary.
-    let mut b = TablesBuilder::new(Role::Bridge, 2);
-    b.port(0, PortKind::ExtenderLink(ExtKind::VnTag))
-        .port(1, PortKind::Ordinary);
-    b.veth(VethConfig::new("veth10", 0, 10));
-    b.veth(VethConfig::new("veth11", 0, 11));
-    b.veth(VethConfig::new("eth1", 1, 0));
-    b.flood_list(
-        0,
-        1,
-        FloodList {
-            id: 300,
-            untagged: true,
-        },
+    let br_tables = link_bridge_tables(
+        ExtKind::VnTag,
+        &[("veth10", 10), ("veth11", 11)],
+        PortKind::Ordinary,
+        ("eth1", 0),
+        Some(300),
     );
-    let br_tables = Rcu::new(b.build().unwrap());
     let learn = Arc::new(LearnTable::new(1024, 8));
 
-    let tsc = Tsc::new(eal);
-    let k = Kernels::detect().unwrap();
     let mut eq = worker::plan(&ext_ports, 1).unwrap();
     let mut bq = worker::plan(&br_ports, 1).unwrap();
     let (ec, bc) = (RoleCounters::new(3, 4), RoleCounters::new(2, 4));
-    let mut we = Worker::new(
-        Extender::new(ext_tables.reader(), k, tsc.hz(), 0),
-        &mut eq[0],
-        &pool,
-        &ec,
-        tsc,
-    );
-    let mut wb = Worker::new(
-        Bridge::new(br_tables.reader(), learn.clone(), k, tsc.hz(), 0),
-        &mut bq[0],
-        &pool,
-        &bc,
-        tsc,
-    );
+    let mut we = extender_worker(&ext_tables, &mut eq[0], &pool, &ec);
+    let mut wb = bridge_worker(&br_tables, &learn, &mut bq[0], &pool, &bc);
     let mut link: Vec<Vec<u8>> = Vec::new();
     let mut pump = |link: &mut Vec<Vec<u8>>| {
         for _ in 0..3 {
@@ -269,16 +162,8 @@ fn extender_and_bridge_hairpin_through_a_tapped_link() {
 fn vepa_station_sender_never_gets_its_own_broadcast() {
     let eal = eal();
     let pool = pool(1024);
-    let wires: Vec<VirtualWire> = (0..3)
-        .map(|_| VirtualWire::new(eal, &unique("rv"), 256).expect("wire"))
-        .collect();
-    let mut inner = Vec::new();
-    let mut outer = Vec::new();
-    for w in &wires {
-        let (a, b) = w.ports().unwrap();
-        inner.push(started(a, &pool, 1));
-        outer.push(started(b, &pool, 1));
-    }
+    let wr = wires("rv", &[256; 3]);
+    let (inner, outer) = wr.ends(&pool);
     let mut b = TablesBuilder::new(
         Role::Station {
             multichannel: false,
@@ -404,34 +289,13 @@ fn full_tx_queue_frees_and_counts() {
 /// bytes (header copy + refcounted indirect mbuf); every mbuf comes back.
 #[test]
 fn large_multicast_shares_the_payload() {
-    let eal = eal();
     let pool = pool(512);
-    let wires: Vec<VirtualWire> = (0..3)
-        .map(|_| VirtualWire::new(eal, &unique("rm"), 64).expect("wire"))
-        .collect();
-    let mut inner = Vec::new();
-    let mut outer = Vec::new();
-    for w in &wires {
-        let (a, b) = w.ports().unwrap();
-        inner.push(started(a, &pool, 1));
-        outer.push(started(b, &pool, 1));
-    }
-    let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 3);
-    b.port(0, PortKind::Uplink);
-    let x = b.veth(VethConfig::new("vm1", 1, 10));
-    let y = b.veth(VethConfig::new("vm2", 2, 11));
-    b.list(0, 300, &[x, y]);
-    let rcu = Rcu::new(b.build().unwrap());
-    let tsc = Tsc::new(eal);
+    let wr = wires("rm", &[64; 3]);
+    let (inner, outer) = wr.ends(&pool);
+    let rcu = extender_tables(2, |_| {});
     let mut q = worker::plan(&inner, 1).unwrap();
     let c = RoleCounters::new(3, 2);
-    let mut w = Worker::new(
-        Extender::new(rcu.reader(), Kernels::detect().unwrap(), tsc.hz(), 0),
-        &mut q[0],
-        &pool,
-        &c,
-        tsc,
-    );
+    let mut w = extender_worker(&rcu, &mut q[0], &pool, &c);
     let big = eth([0xff; 6], mac(9), 0x0800, 1000);
     let small = eth([0xff; 6], mac(9), 0x0800, 100);
     let frames = [

@@ -10,15 +10,14 @@
 #[path = "common/pcap.rs"]
 mod pcap;
 use pcap::{TempDir, tshark_fields, write_pcap};
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::{link_bridge_tables, mac};
 use std::sync::Arc;
 
 use vfex_dataplane::kernels::{Kernels, TestBuf};
 use vfex_dataplane::pipeline::{Bridge, Extender, Pipeline, RoleCounters, Station, VecSink};
 use vfex_dataplane::tables::*;
-
-fn mac(n: u8) -> [u8; 6] {
-    [2, 0, 0, 0, 0, n]
-}
 
 fn eth(dst: [u8; 6], src: [u8; 6], ctag: Option<(u8, u16)>) -> Vec<u8> {
     let mut f = [dst, src].concat();
@@ -65,27 +64,14 @@ fn link_tags_decode_as_intended() {
 
     // E-Tag bridge: link 0 with E-CIDs 0x10, 0x11, flood list 0x1005
     // (VLAN 1); a multichannel VEPA link 1 with S-VID 7.
-    let mut b = TablesBuilder::new(Role::Bridge, 2);
-    b.port(0, PortKind::ExtenderLink(ExtKind::ETag))
-        .port(1, PortKind::VepaLink { multichannel: true });
-    b.veth(VethConfig::new("e10", 0, 0x10));
-    b.veth(VethConfig::new("e11", 0, 0x11));
-    b.veth(VethConfig::new("s7", 1, 7));
-    b.flood_list(
-        0,
-        1,
-        FloodList {
-            id: 0x1005,
-            untagged: true,
-        },
+    let tables = link_bridge_tables(
+        ExtKind::ETag,
+        &[("e10", 0x10), ("e11", 0x11)],
+        PortKind::VepaLink { multichannel: true },
+        ("s7", 7),
+        Some(0x1005),
     );
-    let mut br = Bridge::new(
-        Rcu::new(b.build().unwrap()).reader(),
-        Arc::new(LearnTable::new(64, 4)),
-        k,
-        1,
-        0,
-    );
+    let mut br = Bridge::new(tables.reader(), Arc::new(LearnTable::new(64, 4)), k, 1, 0);
     let up10 = |f: Vec<u8>| {
         let mut o = f[..12].to_vec();
         o.extend_from_slice(&[0x89, 0x3f, 0, 0, 0x00, 0x10, 0, 0]);

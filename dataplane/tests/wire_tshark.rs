@@ -13,8 +13,10 @@
 
 #[path = "common/pcap.rs"]
 mod pcap;
-use pcap::{TempDir, tshark_fields, write_pcap};
-use std::fmt::Write as _;
+#[path = "common/tshark.rs"]
+mod tshark;
+use std::sync::LazyLock;
+use tshark::{Rng, Row, TAG_FIELDS, assert_tshark_decodes};
 
 use vfex_dataplane::wire::{
     self, Error, EtherType, EthernetAddress, ExtenderTag, ecp, etag, ethernet, stag, vlan, vntag,
@@ -25,38 +27,14 @@ use vfex_dataplane::wire::{
 const PAYLOAD_ETHERTYPE: EtherType = EtherType(0x88B5);
 
 /// tshark fields, in the order of the `-e` options.
-const FIELDS: &[&str] = &[
-    "eth.dst",
-    "eth.src",
-    "vntag.dir",
-    "vntag.ptr",
-    "vntag.dst",
-    "vntag.looped",
-    "vntag.r",
-    "vntag.version",
-    "vntag.src",
-    "vntag.etype",
-    "etag.pcp",
-    "etag.dei",
-    "etag.iecid_base",
-    "etag.resv",
-    "etag.group",
-    "etag.ecid_base",
-    "etag.iecid_ext",
-    "etag.ecid_ext",
-    "etag.etype",
-    "ieee8021ad.priority",
-    "ieee8021ad.dei",
-    "ieee8021ad.id",
-    "vlan.priority",
-    "vlan.dei",
-    "vlan.id",
-    "vlan.etype",
-    "ecp.ver",
-    "ecp.op",
-    "ecp.subtype",
-    "ecp.seqno",
-];
+static FIELDS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    [
+        &["eth.dst", "eth.src"][..],
+        TAG_FIELDS,
+        &["ecp.ver", "ecp.op", "ecp.subtype", "ecp.seqno"],
+    ]
+    .concat()
+});
 
 /// PCP, DEI, VID and inner EtherType of one tag that tshark shows as `vlan.*`.
 type VlanFields = (u8, bool, u16, EtherType);
@@ -161,11 +139,8 @@ impl Case {
 
     /// What tshark should print for each of [`FIELDS`].
     fn expected(&self) -> Vec<String> {
-        let mut e: Vec<String> = vec![String::new(); FIELDS.len()];
-        let mut set = |name: &str, value: String| {
-            let i = FIELDS.iter().position(|f| *f == name).unwrap();
-            e[i] = value;
-        };
+        let mut e = Row::new(&FIELDS);
+        let mut set = |name: &str, value: String| e.set(name, value);
         let bit = |b: bool| u8::from(b).to_string();
         set("eth.dst", self.dst.to_string());
         set("eth.src", self.src.to_string());
@@ -229,7 +204,7 @@ impl Case {
             set("ecp.subtype", format!("{:#06x}", r.subtype));
             set("ecp.seqno", r.sequence.to_string());
         }
-        e
+        e.values()
     }
 
     /// `parse_frame` on the emitted bytes gives back what was emitted.
@@ -315,32 +290,6 @@ fn stag_(tpid: EtherType, pcp: u8, dei: bool, svid: u16) -> Option<stag::Repr> {
         svid,
         ethertype: PAYLOAD_ETHERTYPE,
     })
-}
-
-/// Small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bool(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    /// Mostly extremes (0, max), sometimes anything in range.
-    fn field(&mut self, max: u16) -> u16 {
-        match self.below(4) {
-            0 => 0,
-            1 => max,
-            _ => self.below(u64::from(max) + 1) as u16,
-        }
-    }
 }
 
 fn cases() -> Vec<Case> {
@@ -504,26 +453,13 @@ fn emitted_frames_decode_in_tshark() {
         case.check_parse(frame);
     }
 
-    let dir = TempDir::new("wire-tshark");
-    let pcap = dir.join("emitted.pcap");
-    write_pcap(&pcap, &frames);
-    let stdout = tshark_fields(&pcap, FIELDS);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), cases.len(), "one tshark line per frame");
-
-    let mut mismatches = String::new();
-    for (i, (case, line)) in cases.iter().zip(&lines).enumerate() {
-        let got: Vec<&str> = line.split(',').collect();
-        assert_eq!(got.len(), FIELDS.len(), "frame {}: {line}", i + 1);
-        for ((field, want), got) in FIELDS.iter().zip(case.expected()).zip(got) {
-            if want != got {
-                let _ = writeln!(
-                    mismatches,
-                    "frame {} {field}: emitted {want:?}, tshark {got:?} ({case:?})",
-                    i + 1
-                );
-            }
-        }
-    }
-    assert!(mismatches.is_empty(), "tshark disagrees:\n{mismatches}");
+    assert_tshark_decodes(
+        "wire-tshark",
+        "emitted.pcap",
+        &FIELDS,
+        &cases,
+        &frames,
+        Case::expected,
+        "emitted",
+    );
 }
