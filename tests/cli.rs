@@ -47,16 +47,37 @@ fn frame(seq: u32, len: usize) -> Vec<u8> {
     f
 }
 
-/// The EAL options of pcap port `i`: it reads `rx` and writes `tx`.
-fn pcap_port(i: usize, rx: &Path, tx: &Path) -> [String; 2] {
-    [
-        "--vdev".into(),
-        format!(
+/// The command line of a run on pcap ports with the vfex options `vfex`:
+/// port `i` reads and writes the files in `dir` named by `files[i]`
+/// (rx, tx).
+fn pcap_args(tag: &str, dir: &Path, files: &[(String, String)], vfex: &[&str]) -> Vec<String> {
+    let mut a = eal(tag);
+    for (i, (rx, tx)) in files.iter().enumerate() {
+        a.push("--vdev".into());
+        a.push(format!(
             "net_pcap{i},rx_pcap={},tx_pcap={}",
-            rx.display(),
-            tx.display()
-        ),
-    ]
+            dir.join(rx).display(),
+            dir.join(tx).display()
+        ));
+    }
+    cmdline(a, vfex)
+}
+
+/// Runs vfex on pcap ports (see `pcap_args`) with `vfex` for one second,
+/// without periodic stats; checks that it succeeded and cleaned up.
+fn run_pcaps(tag: &str, dir: &Path, files: &[(String, String)], vfex: &[&str]) {
+    let mut args = vfex.to_vec();
+    args.extend(["--duration", "1", "--stats-period", "0"]);
+    let o = run(&pcap_args(tag, dir, files, &args));
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_cleaned_up(tag);
+}
+
+/// The files of `n` pcap ports: (`inI.pcap`, `outI.pcap`).
+fn numbered_pcaps(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("in{i}.pcap"), format!("out{i}.pcap")))
+        .collect()
 }
 
 /// The command line of a run on the configuration file `cfg` with the
@@ -316,22 +337,12 @@ fn sigint_stops_within_a_second_with_a_summary() {
 fn pcap_run(tag: &str, mode: &str, frames: &[Vec<u8>]) -> (PathBuf, Vec<Vec<u8>>) {
     let dir = tempdir(tag);
     write_pcap(&dir.join("in.pcap"), frames);
-    let mut a = eal(tag);
-    a.extend(pcap_port(0, &dir.join("in.pcap"), &dir.join("out.pcap")));
-    let a = cmdline(
-        a,
-        &[
-            "--forward-mode",
-            mode,
-            "--duration",
-            "1",
-            "--stats-period",
-            "0",
-        ],
+    run_pcaps(
+        tag,
+        &dir,
+        &[("in.pcap".into(), "out.pcap".into())],
+        &["--forward-mode", mode],
     );
-    let o = run(&a);
-    assert!(o.status.success(), "{:?}", text(&o));
-    assert_cleaned_up(tag);
     let out = read_pcap(&dir.join("out.pcap"));
     (dir, out)
 }
@@ -839,15 +850,7 @@ fn pcap_pair(
     let dir = tempdir(tag);
     write_pcap(&dir.join("in0.pcap"), f0);
     write_pcap(&dir.join("in1.pcap"), f1);
-    let mut a = eal(tag);
-    for i in 0..2 {
-        a.extend(pcap_port(
-            i,
-            &dir.join(format!("in{i}.pcap")),
-            &dir.join(format!("out{i}.pcap")),
-        ));
-    }
-    let o = run(&cmdline(a, vfex_args));
+    let o = run(&pcap_args(tag, &dir, &numbered_pcaps(2), vfex_args));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{vfex_args:?}: {out}\n{err}");
     assert!(!err.contains("mbufs still in use"), "{err}");
@@ -1790,28 +1793,12 @@ fn topology_and_tx_first_options_change_the_traffic() {
     let ins: Vec<Vec<Vec<u8>>> = (0..3u32)
         .map(|p| (0..10).map(|i| frame(p * 100 + i, 64)).collect())
         .collect();
-    let mut a = eal(tag);
-    for (i, f) in ins.iter().enumerate() {
-        write_pcap(&dir.join(format!("in{i}.pcap")), f);
-        a.extend(pcap_port(
-            i,
-            &dir.join(format!("in{i}.pcap")),
-            &dir.join(format!("out{i}.pcap")),
-        ));
+    let files = numbered_pcaps(3);
+    for ((rx, _), f) in files.iter().zip(&ins) {
+        write_pcap(&dir.join(rx), f);
     }
-    let a = cmdline(
-        a,
-        &[
-            "--port-topology",
-            "chained",
-            "--duration",
-            "1",
-            "--stats-period",
-            "0",
-        ],
-    );
-    let o = run(&a);
-    assert!(o.status.success(), "{:?}", text(&o));
+    // (run_pcaps checks the exit status and the clean-up.)
+    run_pcaps(tag, &dir, &files, &["--port-topology", "chained"]);
     for (i, sent) in ins.iter().enumerate() {
         assert_eq!(
             &read_pcap(&dir.join(format!("out{}.pcap", (i + 1) % 3))),
@@ -1820,7 +1807,6 @@ fn topology_and_tx_first_options_change_the_traffic() {
             (i + 1) % 3
         );
     }
-    assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
     let (dir, out, o0, o1) = pcap_pair(
         "opttxfirst",

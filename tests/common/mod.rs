@@ -180,13 +180,29 @@ pub fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8
     f
 }
 
+/// A `[ports.NAME]` table: a pcap port of kind `kind`, device
+/// `net_pcapDEV`, with the further devargs `devargs`.
+pub fn pcap_port_toml(name: &str, kind: &str, dev: &str, devargs: &str) -> String {
+    format!("[ports.{name}]\nkind = \"{kind}\"\ndevargs = \"net_pcap{dev},{devargs}\"\n")
+}
+
+/// The devargs of a pcap port that reads `NAME-in.pcap` and writes
+/// `NAME-out.pcap` in `dir`.
+pub fn pcap_files(dir: &Path, name: &str) -> String {
+    let p = |n: String| dir.join(n).display().to_string();
+    format!(
+        "rx_pcap={},tx_pcap={}",
+        p(format!("{name}-in.pcap")),
+        p(format!("{name}-out.pcap"))
+    )
+}
+
 /// The `[ports.*]` of a port extender on pcap ports uplink, vm1, vm2
 /// (devices `net_pcapTAG0..2`), reading `up-in.pcap`, `vm1-in.pcap` and
 /// `vm2-in.pcap` in `dir`. They write `*-out.pcap` there, or with `replay`
 /// to /dev/null while the uplink replays its file without end
 /// (`infinite_rx`).
 pub fn extender_ports(dir: &Path, tag: &str, replay: bool) -> String {
-    let p = |n: String| dir.join(n).display().to_string();
     [
         ("uplink", "uplink", "up"),
         ("vm1", "downlink", "vm1"),
@@ -195,13 +211,13 @@ pub fn extender_ports(dir: &Path, tag: &str, replay: bool) -> String {
     .iter()
     .enumerate()
     .map(|(i, (name, kind, file))| {
-        let rx = p(format!("{file}-in.pcap"));
+        let rx = dir.join(format!("{file}-in.pcap")).display().to_string();
         let devargs = match (replay, i) {
-            (false, _) => format!("rx_pcap={rx},tx_pcap={}", p(format!("{file}-out.pcap"))),
+            (false, _) => pcap_files(dir, file),
             (true, 0) => format!("rx_pcap={rx},tx_pcap=/dev/null,infinite_rx=1"),
             (true, _) => format!("rx_pcap={rx},tx_pcap=/dev/null"),
         };
-        format!("[ports.{name}]\nkind = \"{kind}\"\ndevargs = \"net_pcap{tag}{i},{devargs}\"\n")
+        pcap_port_toml(name, kind, &format!("{tag}{i}"), &devargs)
     })
     .collect::<Vec<_>>()
     .join("\n")
