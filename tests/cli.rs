@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../dataplane/tests/common/pcap.rs"]
-mod pcap;
-use pcap::{read_pcap, tshark_fields, write_pcap};
-
-const VFEX: &str = env!("CARGO_BIN_EXE_vfex");
+mod common;
+use common::pcap::{read_pcap, tshark_fields, write_pcap};
+use common::{
+    VFEX, VM1, VM2, appeared, cmdline, eal_args, eth, exit_within, extender_ports,
+    free_hugepage_mb, hugepage_files, run, signal_and_wait, spawn, strings, telemetry_socket, text,
+    write_extender_inputs,
+};
 
 fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vfex-e2e-{tag}-{}", std::process::id()));
@@ -19,43 +21,16 @@ fn tempdir(tag: &str) -> PathBuf {
 }
 
 fn prefix(tag: &str) -> String {
-    format!("vfex-e2e-{tag}-{}", std::process::id())
+    common::file_prefix("e2e", tag)
 }
 
 /// EAL options every test run uses: two lcores, no hugepages, no PCI.
 fn eal(tag: &str) -> Vec<String> {
-    [
-        "-l",
-        "0,1",
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--file-prefix",
-        &prefix(tag),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn run(args: &[String]) -> Output {
-    Command::new(VFEX)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vfex")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    eal_args(&prefix(tag))
 }
 
 fn assert_cleaned_up(tag: &str) {
-    let dir = Path::new("/var/run/dpdk").join(prefix(tag));
+    let dir = common::runtime_dir(&prefix(tag));
     assert!(
         !dir.exists(),
         "runtime directory {} left behind",
@@ -70,6 +45,76 @@ fn frame(seq: u32, len: usize) -> Vec<u8> {
     f[12..14].copy_from_slice(&[0x88, 0xb5]);
     f[14..18].copy_from_slice(&seq.to_be_bytes());
     f
+}
+
+/// The command line of a run on pcap ports with the vfex options `vfex`:
+/// port `i` reads and writes the files in `dir` named by `files[i]`
+/// (rx, tx).
+fn pcap_args(tag: &str, dir: &Path, files: &[(String, String)], vfex: &[&str]) -> Vec<String> {
+    let mut a = eal(tag);
+    for (i, (rx, tx)) in files.iter().enumerate() {
+        a.push("--vdev".into());
+        a.push(format!(
+            "net_pcap{i},rx_pcap={},tx_pcap={}",
+            dir.join(rx).display(),
+            dir.join(tx).display()
+        ));
+    }
+    cmdline(a, vfex)
+}
+
+/// Runs vfex on pcap ports (see `pcap_args`) with `vfex` for one second,
+/// without periodic stats; checks that it succeeded and cleaned up.
+fn run_pcaps(tag: &str, dir: &Path, files: &[(String, String)], vfex: &[&str]) {
+    let mut args = vfex.to_vec();
+    args.extend(["--duration", "1", "--stats-period", "0"]);
+    let o = run(&pcap_args(tag, dir, files, &args));
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_cleaned_up(tag);
+}
+
+/// The files of `n` pcap ports: (`inI.pcap`, `outI.pcap`).
+fn numbered_pcaps(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("in{i}.pcap"), format!("out{i}.pcap")))
+        .collect()
+}
+
+/// The command line of a run on the configuration file `cfg` with the
+/// further vfex options `extra`.
+fn config_args(tag: &str, cfg: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = cmdline(eal(tag), &["--config", &cfg.display().to_string()]);
+    a.extend(strings(extra));
+    a
+}
+
+/// Runs vfex on the configuration file `cfg` with the further vfex
+/// options `extra`, then `--cmdline-file` with `script` (written to `cmds`
+/// beside `cfg`); (output, stdout, stderr).
+fn run_script(tag: &str, cfg: &Path, script: &str, extra: &[&str]) -> (Output, String, String) {
+    let cmds = cfg.with_file_name("cmds");
+    std::fs::write(&cmds, script).unwrap();
+    let mut args = extra.to_vec();
+    let cmds = cmds.display().to_string();
+    args.extend(["--cmdline-file", &cmds]);
+    run_config(tag, cfg, &args)
+}
+
+/// A port extender (`extender_config` with `extra`) whose ports read
+/// nothing: (its directory, its configuration file).
+fn idle_extender(tag: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = tempdir(tag);
+    write_extender_inputs(&dir, &[], &[], &[]);
+    let cfg = extender_config(&dir, tag, extra);
+    (dir, cfg)
+}
+
+/// Runs vfex on the configuration file `cfg` with the further vfex
+/// options `extra`; (output, stdout, stderr).
+fn run_config(tag: &str, cfg: &Path, extra: &[&str]) -> (Output, String, String) {
+    let o = run(&config_args(tag, cfg, extra));
+    let (out, err) = text(&o);
+    (o, out, err)
 }
 
 #[test]
@@ -126,60 +171,27 @@ fn one_lcore_is_a_usage_error() {
 
 #[test]
 fn pcap_ports_forward_every_frame_to_the_paired_port() {
-    let dir = tempdir("pcap");
     let f0: Vec<Vec<u8>> = (0..200).map(|i| frame(i, 60 + i as usize % 500)).collect();
     let f1: Vec<Vec<u8>> = (1000..1050).map(|i| frame(i, 128)).collect();
-    write_pcap(&dir.join("in0.pcap"), &f0);
-    write_pcap(&dir.join("in1.pcap"), &f1);
-    let mut a = eal("pcap");
-    for i in 0..2 {
-        a.push("--vdev".into());
-        a.push(format!(
-            "net_pcap{i},rx_pcap={},tx_pcap={}",
-            dir.join(format!("in{i}.pcap")).display(),
-            dir.join(format!("out{i}.pcap")).display()
-        ));
-    }
-    a.extend(["--", "--duration", "1.5", "--stats-period", "0.5"].map(String::from));
-    let o = run(&a);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}\n{err}");
-    assert_eq!(read_pcap(&dir.join("out1.pcap")), f0, "port 0 -> port 1");
-    assert_eq!(read_pcap(&dir.join("out0.pcap")), f1, "port 1 -> port 0");
+    // (pcap_pair checks the exit status, the mbufs and the clean-up.)
+    let (dir, out, o0, o1) = pcap_pair(
+        "pcap",
+        &f0,
+        &f1,
+        &["--duration", "1.5", "--stats-period", "0.5"],
+    );
+    assert_eq!(o1, f0, "port 0 -> port 1");
+    assert_eq!(o0, f1, "port 1 -> port 0");
     assert!(out.contains("Forward statistics"));
     assert!(out.contains("RX-packets: 200"), "{out}");
-    assert!(!err.contains("mbufs still in use"), "{err}");
-    assert_cleaned_up("pcap");
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn macswap_mode_swaps_addresses_on_the_wire() {
-    let dir = tempdir("macswap");
     let f0: Vec<Vec<u8>> = (0..20).map(|i| frame(i, 64)).collect();
-    write_pcap(&dir.join("in0.pcap"), &f0);
-    let mut a = eal("macswap");
-    a.push("--vdev".into());
-    a.push(format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        dir.join("in0.pcap").display(),
-        dir.join("out0.pcap").display()
-    ));
-    a.extend(
-        [
-            "--",
-            "--forward-mode",
-            "macswap",
-            "--duration",
-            "1",
-            "--stats-period",
-            "0",
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    assert!(o.status.success(), "{:?}", text(&o));
-    let got = read_pcap(&dir.join("out0.pcap"));
+    // (pcap_run checks the exit status and the clean-up.)
+    let (dir, got) = pcap_run("macswap", "macswap", &f0);
     let want: Vec<Vec<u8>> = f0
         .iter()
         .map(|f| {
@@ -190,7 +202,6 @@ fn macswap_mode_swaps_addresses_on_the_wire() {
         })
         .collect();
     assert_eq!(got, want, "single port loops back to itself");
-    assert_cleaned_up("macswap");
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -273,11 +284,10 @@ fn generator_counts_and_times_every_frame() {
 
 #[test]
 fn embedded_io_mode_forwards_prints_stats_and_cleans_up() {
-    let mut a: Vec<String> = ["--file-prefix", &prefix("default")]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    a.extend(["--", "--duration", "2.2", "--forward-mode", "io"].map(String::from));
+    let a = cmdline(
+        strings(&["--file-prefix", &prefix("default")]),
+        &["--duration", "2.2", "--forward-mode", "io"],
+    );
     let o = run(&a);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
@@ -296,14 +306,7 @@ fn embedded_io_mode_forwards_prints_stats_and_cleans_up() {
     }
     assert!(out.contains("Forward statistics"));
     assert_cleaned_up("default");
-    let leftovers: Vec<_> = std::fs::read_dir("/dev/hugepages")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name())
-                .filter(|n| n.to_string_lossy().contains(&prefix("default")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let leftovers = hugepage_files(|n| n.contains(&prefix("default")));
     assert!(leftovers.is_empty(), "hugepage files left: {leftovers:?}");
 }
 
@@ -311,30 +314,10 @@ fn embedded_io_mode_forwards_prints_stats_and_cleans_up() {
 fn sigint_stops_within_a_second_with_a_summary() {
     for sig in ["-INT", "-TERM"] {
         let tag = format!("sig{}", &sig[1..]);
-        let mut a = eal(&tag);
-        a.extend(["--", "--duration", "0"].map(String::from));
-        let mut child = Command::new(VFEX)
-            .args(&a)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let a = cmdline(eal(&tag), &["--duration", "0"]);
+        let mut child = spawn(&a, Stdio::null());
         std::thread::sleep(Duration::from_millis(1500));
-        let t0 = Instant::now();
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap();
-        let mut status = None;
-        while t0.elapsed() < Duration::from_secs(5) {
-            if let Some(s) = child.try_wait().unwrap() {
-                status = Some(s);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let took = t0.elapsed();
+        let (_, status, took) = signal_and_wait(sig, &mut child);
         let status = status.unwrap_or_else(|| {
             child.kill().ok();
             panic!("vfex did not stop on SIG{}", &sig[1..]);
@@ -354,28 +337,12 @@ fn sigint_stops_within_a_second_with_a_summary() {
 fn pcap_run(tag: &str, mode: &str, frames: &[Vec<u8>]) -> (PathBuf, Vec<Vec<u8>>) {
     let dir = tempdir(tag);
     write_pcap(&dir.join("in.pcap"), frames);
-    let mut a = eal(tag);
-    a.push("--vdev".into());
-    a.push(format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        dir.join("in.pcap").display(),
-        dir.join("out.pcap").display()
-    ));
-    a.extend(
-        [
-            "--",
-            "--forward-mode",
-            mode,
-            "--duration",
-            "1",
-            "--stats-period",
-            "0",
-        ]
-        .map(String::from),
+    run_pcaps(
+        tag,
+        &dir,
+        &[("in.pcap".into(), "out.pcap".into())],
+        &["--forward-mode", mode],
     );
-    let o = run(&a);
-    assert!(o.status.success(), "{:?}", text(&o));
-    assert_cleaned_up(tag);
     let out = read_pcap(&dir.join("out.pcap"));
     (dir, out)
 }
@@ -451,23 +418,9 @@ fn with_running_vfex<T>(
     vfex_args: &[&str],
     probe: impl FnOnce() -> T,
 ) -> (T, Output) {
-    let mut a = eal_args;
-    a.push("--".into());
-    a.extend(vfex_args.iter().map(|s| s.to_string()));
-    let child = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let sock = Path::new("/var/run/dpdk")
-        .join(prefix(tag))
-        .join("dpdk_telemetry.v2");
-    let t0 = Instant::now();
-    while !sock.exists() && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn(&cmdline(eal_args, vfex_args), Stdio::null());
+    let sock = telemetry_socket(&common::runtime_dir(&prefix(tag)));
+    appeared(&sock, Duration::from_secs(10));
     // Let forwarding start.
     std::thread::sleep(Duration::from_millis(700));
     let r = probe();
@@ -496,22 +449,10 @@ fn telemetry_answers_vfex_commands() {
         eal(tag),
         &["--duration", "3", "--forward-mode", "io"],
         || {
-            let mut c = Command::new("dpdk-telemetry.py")
-                .args(["-f", &prefix(tag)])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("dpdk-telemetry.py (package dpdk, installed by scripts/setup.sh)");
-            use std::io::Write as _;
-            c.stdin
-            .take()
-            .unwrap()
-            .write_all(
-                b"/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n/vfex/mempools\n",
+            telemetry(
+                &prefix(tag),
+                "/vfex/info\n/vfex/stats\n/vfex/port_stats,1\n/vfex/port_stats,7\n/vfex/drops\n/vfex/mempools\n",
             )
-            .unwrap();
-            String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
         },
     );
     assert!(o.status.success(), "{:?}", text(&o));
@@ -558,15 +499,7 @@ fn telemetry_answers_vfex_commands() {
 
 #[test]
 fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
-    let free_mb = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("HugePages_Free:")
-                .map(|v| v.trim().parse::<u64>().unwrap_or(0))
-        })
-        .unwrap_or(0)
-        * 2;
+    let free_mb = free_hugepage_mb();
     if free_mb < 600 {
         println!("skipped: capture needs hugepages ({free_mb} MB free; run scripts/setup.sh)");
         return;
@@ -574,10 +507,7 @@ fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
     let tag = "dumpcap";
     let dir = tempdir(tag);
     let file = dir.join("cap.pcapng");
-    let a: Vec<String> = ["-l", "0,1", "--file-prefix", &prefix(tag)]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let a = strings(&["-l", "0,1", "--file-prefix", &prefix(tag)]);
     let (cap, o) = with_running_vfex(tag, a, &["--duration", "4"], || {
         Command::new("dpdk-dumpcap")
             .args([
@@ -599,51 +529,37 @@ fn dumpcap_captures_a_running_port_when_hugepages_are_free() {
     let n = tshark_fields(&file, &["frame.len"]).lines().count();
     assert!(n >= 16, "captured {n} frames");
     assert_cleaned_up(tag);
-    let leftovers: Vec<_> = std::fs::read_dir("/dev/hugepages")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name())
-                .filter(|n| n.to_string_lossy().starts_with(&prefix(tag)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let leftovers = hugepage_files(|n| n.starts_with(&prefix(tag)));
     assert!(leftovers.is_empty(), "hugepage files left: {leftovers:?}");
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// An Ethernet frame padded to 60 bytes.
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f.resize(f.len().max(60), 0);
+/// A 60-byte unicast VN-Tag frame from the bridge to `dst` on VIF `vif`
+/// (d=1 p=0, dst=`vif`, src=0).
+fn downstream_vntag(dst: [u8; 6], vif: u8) -> Vec<u8> {
+    let mut f = eth(
+        dst,
+        [2, 0, 0, 0, 9, 9],
+        0x8926,
+        &[0x80, vif, 0, 0, 0x88, 0xb5, 1],
+    );
+    f.truncate(60);
     f
 }
 
-const VM1: [u8; 6] = [2, 0, 0, 0, 1, 1];
-const VM2: [u8; 6] = [2, 0, 0, 0, 1, 2];
-
 /// A VN-Tag port extender on pcap ports: uplink, vm1, vm2.
 fn extender_config(dir: &Path, tag: &str, extra: &str) -> PathBuf {
-    let p = |n: &str| dir.join(n).display().to_string();
+    extender_file(dir, tag, false, extra)
+}
+
+/// The extender's configuration file (see `common::extender_ports` for
+/// `replay`), with `extra` at its end.
+fn extender_file(dir: &Path, tag: &str, replay: bool, extra: &str) -> PathBuf {
     let cfg = format!(
         r#"role = "port-extender"
 encap = "vntag"
 
-[ports.uplink]
-kind = "uplink"
-devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap={}"
-
-[ports.vm1]
-kind = "downlink"
-devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap={}"
-
-[ports.vm2]
-kind = "downlink"
-devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap={}"
-
+{}
 [veths.web1]
 port = "vm1"
 vif = 101
@@ -654,12 +570,7 @@ port = "vm2"
 vif = 102
 mac = "02:00:00:00:01:02"
 {extra}"#,
-        p("up-in.pcap"),
-        p("up-out.pcap"),
-        p("vm1-in.pcap"),
-        p("vm1-out.pcap"),
-        p("vm2-in.pcap"),
-        p("vm2-out.pcap"),
+        extender_ports(dir, tag, replay),
     );
     let path = dir.join("vfex.toml");
     std::fs::write(&path, cfg).unwrap();
@@ -670,41 +581,19 @@ mac = "02:00:00:00:01:02"
 fn config_port_extender_tags_vm_frames_and_drops_injected_tags() {
     let tag = "cfgext";
     let dir = tempdir(tag);
-    write_pcap(
-        &dir.join("vm1-in.pcap"),
-        &[
-            eth([0xff; 6], VM1, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1]),
-            eth(VM2, VM1, 0x88b5, b"hairpin"),
-            // A VM may not choose its VIF.
-            eth(VM2, VM1, 0x8926, &[0, 0, 0, 5, 8, 0]),
-        ],
-    );
+    let vm1 = [
+        eth([0xff; 6], VM1, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1]),
+        eth(VM2, VM1, 0x88b5, b"hairpin"),
+        // A VM may not choose its VIF.
+        eth(VM2, VM1, 0x8926, &[0, 0, 0, 5, 8, 0]),
+    ];
     // Downstream: a unicast VN-Tag d=1 dst=102 for vm2, and one with d=0.
-    let mut down = eth(
-        VM2,
-        [2, 0, 0, 0, 9, 9],
-        0x8926,
-        &[0x80, 0x66, 0, 0, 0x88, 0xb5, 1],
-    );
-    down.truncate(60);
+    let down = downstream_vntag(VM2, 102);
     let mut wrong = down.clone();
     wrong[14] = 0x00;
-    write_pcap(&dir.join("up-in.pcap"), &[down, wrong]);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
+    write_extender_inputs(&dir, &vm1, &[], &[down, wrong]);
     let cfg = extender_config(&dir, tag, "");
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--stop-after-idle",
-            "300",
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    let (out, err) = text(&o);
+    let (o, out, err) = run_config(tag, &cfg, &["--stop-after-idle", "300"]);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("port-extender (vntag)"), "{out}");
     assert!(out.contains("dropped tag_injection    1"), "{out}");
@@ -736,10 +625,7 @@ fn bad_config_files_exit_2_with_every_error_and_its_position() {
         "role = \"port-extender\"\nencap = \"vntag\"\n[ports.up]\nkind = \"uplink\"\ndevargs = \"net_null0\"\n[veths.a]\nport = \"nope\"\nvif = 99999\n",
     )
     .unwrap();
-    let mut a = eal(tag);
-    a.extend(["--", "--config", &cfg.display().to_string()].map(String::from));
-    let o = run(&a);
-    let (out, err) = text(&o);
+    let (o, out, err) = run_config(tag, &cfg, &[]);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     let file = cfg.display().to_string();
     assert!(err.contains(&format!("{file}:7:")), "{err}");
@@ -751,30 +637,13 @@ fn bad_config_files_exit_2_with_every_error_and_its_position() {
 #[test]
 fn cmdline_file_commands_change_rules_hitlessly_and_report_bad_input() {
     let tag = "cmdfile";
-    let dir = tempdir(tag);
-    write_pcap(&dir.join("vm1-in.pcap"), &[]);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
-    write_pcap(&dir.join("up-in.pcap"), &[]);
-    let cfg = extender_config(&dir, tag, "");
-    let cmds = dir.join("cmds");
-    std::fs::write(
-        &cmds,
+    let (dir, cfg) = idle_extender(tag, "");
+    let (o, out, err) = run_script(
+        tag,
+        &cfg,
         "show veth\nveth set web1 admin=\"down\"\nshow veth web1\nveth set web1 vif=99999\nshwo port\nshow port info all\nshow config\nprofile add web pcp=3\nveth set web2 profile=\"web\"\nshow status\nquit\n",
-    )
-    .unwrap();
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--cmdline-file",
-            &cmds.display().to_string(),
-        ]
-        .map(String::from),
+        &[],
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("veth web1 port 1 id 101"), "{out}");
     assert!(out.contains("published generation 2"), "{out}");
@@ -817,7 +686,7 @@ fn demo_ends(out: &str) -> Vec<(String, u64, u64, u64, u64)> {
 fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
     for (encap, lcores) in [("vntag", "0,1"), ("etag", "0@0,1@1,2@1")] {
         let tag = format!("demo{encap}");
-        let mut a: Vec<String> = [
+        let eal = strings(&[
             "--lcores",
             lcores,
             "--no-huge",
@@ -825,12 +694,8 @@ fn embedded_demo_hairpins_vm_traffic_through_the_bridge() {
             "512",
             "--file-prefix",
             &prefix(&tag),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(["--", "--duration", "2", "--encap", encap].map(String::from));
-        let o = run(&a);
+        ]);
+        let o = run(&cmdline(eal, &["--duration", "2", "--encap", encap]));
         let (out, err) = text(&o);
         assert!(o.status.success(), "{out}\n{err}");
         assert!(out.contains("running the embedded demo"), "{out}");
@@ -952,15 +817,7 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
 #[test]
 fn interactive_demo_takes_commands_from_stdin_until_quit() {
     let tag = "demoshell";
-    let mut a = eal(tag);
-    a.extend(["--", "-i"].map(String::from));
-    let mut c = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = spawn(&cmdline(eal(tag), &["-i"]), Stdio::piped());
     {
         use std::io::Write as _;
         let mut i = c.stdin.take().unwrap();
@@ -993,18 +850,7 @@ fn pcap_pair(
     let dir = tempdir(tag);
     write_pcap(&dir.join("in0.pcap"), f0);
     write_pcap(&dir.join("in1.pcap"), f1);
-    let mut a = eal(tag);
-    for i in 0..2 {
-        a.push("--vdev".into());
-        a.push(format!(
-            "net_pcap{i},rx_pcap={},tx_pcap={}",
-            dir.join(format!("in{i}.pcap")).display(),
-            dir.join(format!("out{i}.pcap")).display()
-        ));
-    }
-    a.push("--".into());
-    a.extend(vfex_args.iter().map(|s| s.to_string()));
-    let o = run(&a);
+    let o = run(&pcap_args(tag, &dir, &numbered_pcaps(2), vfex_args));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{vfex_args:?}: {out}\n{err}");
     assert!(!err.contains("mbufs still in use"), "{err}");
@@ -1064,25 +910,9 @@ fn burst_sizes_forward_every_frame_exactly_and_bad_values_exit_2() {
     let tag = "burstrole";
     let dir = tempdir(tag);
     let vm: Vec<Vec<u8>> = (0..50u8).map(|i| eth(VM2, VM1, 0x88b5, &[i; 20])).collect();
-    write_pcap(&dir.join("vm1-in.pcap"), &vm);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
-    write_pcap(&dir.join("up-in.pcap"), &[]);
+    write_extender_inputs(&dir, &vm, &[], &[]);
     let cfg = extender_config(&dir, tag, "");
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--burst",
-            "3",
-            "--stop-after-idle",
-            "300",
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    let (out, err) = text(&o);
+    let (o, out, err) = run_config(tag, &cfg, &["--burst", "3", "--stop-after-idle", "300"]);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("burst 3,"), "{out}");
     let up = read_pcap(&dir.join("up-out.pcap"));
@@ -1117,13 +947,7 @@ fn shell_run(
 ) -> (std::process::ExitStatus, String, String) {
     let mut a = args.to_vec();
     a.push("-i".into());
-    let mut c = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = spawn(&a, Stdio::piped());
     {
         use std::io::Write as _;
         let mut i = c.stdin.take().unwrap();
@@ -1133,15 +957,14 @@ fn shell_run(
         }
     }
     let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = c.try_wait().unwrap() {
-            break s;
-        }
-        if t0.elapsed() > Duration::from_secs(30) {
-            c.kill().ok();
-            panic!("vfex did not quit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = exit_within(
+        &mut c,
+        t0,
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+    ) else {
+        c.kill().ok();
+        panic!("vfex did not quit");
     };
     let o = c.wait_with_output().unwrap();
     let (out, err) = text(&o);
@@ -1165,54 +988,14 @@ fn numbers_after(out: &str, marker: &str, key: &str) -> Vec<u64> {
 /// for vm1 (dst VIF 101) without end, so traffic flows while the shell
 /// works; what the ports send goes to /dev/null.
 fn replaying_extender(dir: &Path, tag: &str) -> PathBuf {
-    let mut down = eth(
-        VM1,
-        [2, 0, 0, 0, 9, 9],
-        0x8926,
-        &[0x80, 0x65, 0, 0, 0x88, 0xb5, 1],
-    );
-    down.truncate(60);
-    write_pcap(&dir.join("up-in.pcap"), &[down]);
-    write_pcap(&dir.join("vm1-in.pcap"), &[eth(VM2, VM1, 0x88b5, b"x")]);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
-    let p = |n: &str| dir.join(n).display().to_string();
-    let cfg = format!(
-        r#"role = "port-extender"
-encap = "vntag"
-
-[ports.uplink]
-kind = "uplink"
-devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap=/dev/null,infinite_rx=1"
-
-[ports.vm1]
-kind = "downlink"
-devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap=/dev/null"
-
-[ports.vm2]
-kind = "downlink"
-devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap=/dev/null"
-
-[veths.web1]
-port = "vm1"
-vif = 101
-mac = "02:00:00:00:01:01"
-
-[veths.web2]
-port = "vm2"
-vif = 102
-mac = "02:00:00:00:01:02"
-
-[vif_lists.grp]
-id = 5000
-members = ["web1", "web2"]
-"#,
-        p("up-in.pcap"),
-        p("vm1-in.pcap"),
-        p("vm2-in.pcap"),
-    );
-    let path = dir.join("vfex.toml");
-    std::fs::write(&path, cfg).unwrap();
-    path
+    let down = downstream_vntag(VM1, 101);
+    write_extender_inputs(dir, &[eth(VM2, VM1, 0x88b5, b"x")], &[], &[down]);
+    extender_file(
+        dir,
+        tag,
+        true,
+        "\n[vif_lists.grp]\nid = 5000\nmembers = [\"web1\", \"web2\"]\n",
+    )
 }
 
 /// Every show command, profile and vEth edits, save/load (round trip,
@@ -1231,8 +1014,7 @@ fn shell_commands_execute_with_traffic_flowing() {
         "role = \"port-extender\"\nencap = \"vntag\"\nbogus = 1\n",
     )
     .unwrap();
-    let mut a = eal(tag);
-    a.extend(["--", "--config", &cfg.display().to_string()].map(String::from));
+    let a = config_args(tag, &cfg, &[]);
     let script = format!(
         "help\nhelp vf\nshow port info all\nshow port stats 0\nshow port xstats 1\n\
 show veth\nshow veth web1\nshow veth stats\nshow veth web1 stats\nshow mac-table\nshow vif-list\n\
@@ -1460,11 +1242,7 @@ fn command_blocks(out: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn bad_shell_inputs_get_one_line_each_and_change_nothing() {
     let tag = "shellbad";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
-    let cfg = extender_config(&dir, tag, "");
+    let (dir, cfg) = idle_extender(tag, "");
     let cases: &[(&str, &str)] = &[
         (
             "shwo port",
@@ -1580,21 +1358,7 @@ fn bad_shell_inputs_get_one_line_each_and_change_nothing() {
     ];
     let mut text_in: String = cases.iter().map(|(l, _)| format!("{l}\n")).collect();
     text_in.push_str("show status\nshow config\nquit\n");
-    let cmds = dir.join("cmds");
-    std::fs::write(&cmds, &text_in).unwrap();
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--cmdline-file",
-            &cmds.display().to_string(),
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    let (out, err) = text(&o);
+    let (o, out, err) = run_script(tag, &cfg, &text_in, &[]);
     assert!(o.status.success(), "{out}\n{err}");
     let blocks = command_blocks(&out);
     assert_eq!(blocks.len(), cases.len() + 3, "every line ran: {out}");
@@ -1674,6 +1438,11 @@ impl SysfsKernel {
         }
     }
 
+    /// How many VFs it created so far.
+    fn created(&self) -> usize {
+        self.created.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// VF `i` of `pf` lives on the next bus.
     fn vf_addr(pf: &str, i: u16) -> String {
         let bus = u8::from_str_radix(&pf[5..7], 16).unwrap() + 1;
@@ -1740,45 +1509,51 @@ impl Drop for SysfsKernel {
 /// An ifindex no interface has (netlink answers "no such device").
 const NO_IFINDEX: u32 = 0x7fff_fff0;
 
+/// A `--sysfs-root` test's directory (the extender's empty inputs), its
+/// configuration (with `extra`), the root of the emulated kernel's tree and
+/// that kernel (PFs `pfs`, `dead` or not): (directory, configuration file,
+/// root, kernel).
+fn sysfs_setup(
+    tag: &str,
+    extra: &str,
+    pfs: &[(&str, u16, u32)],
+    dead: bool,
+) -> (PathBuf, PathBuf, PathBuf, SysfsKernel) {
+    let (dir, cfg) = idle_extender(tag, extra);
+    let root = dir.join("sys");
+    let kernel = SysfsKernel::new(&root, pfs, dead);
+    (dir, cfg, root, kernel)
+}
+
+/// Runs the configuration `cfg` with `--sysfs-root root` and `script` as
+/// its `--cmdline-file`; (output, stdout, stderr).
+fn run_sysfs_script(tag: &str, cfg: &Path, root: &Path, script: &str) -> (Output, String, String) {
+    run_script(
+        tag,
+        cfg,
+        script,
+        &["--sysfs-root", &root.display().to_string()],
+    )
+}
+
 /// `vf create|destroy|set` through the shell, against a kernel emulated
 /// from the test (`--sysfs-root`): VFs appear and go, and every refusal
 /// is one line that changes nothing.
 #[test]
 fn vf_commands_drive_sriov_through_the_sysfs_root() {
     let tag = "vfcmds";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
-    let cfg = extender_config(&dir, tag, "");
-    let root = dir.join("sys");
     let pf = "0000:3b:00.0";
-    let mut kernel = SysfsKernel::new(&root, &[(pf, 4, NO_IFINDEX)], false);
-    let cmds = dir.join("cmds");
-    std::fs::write(
-        &cmds,
-        format!(
+    let (dir, cfg, root, mut kernel) = sysfs_setup(tag, "", &[(pf, 4, NO_IFINDEX)], false);
+    let (o, out, err) = run_sysfs_script(
+        tag,
+        &cfg,
+        &root,
+        &format!(
             "vf create {pf} 2\nshow status\nshow config\n\
 vf create {pf} 9\nvf create 0000:99:00.0 1\nvf set {pf} 1 trust=true\nshow status\n\
 vf destroy {pf}\nshow status\nquit\n"
         ),
-    )
-    .unwrap();
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--sysfs-root",
-            &root.display().to_string(),
-            "--cmdline-file",
-            &cmds.display().to_string(),
-        ]
-        .map(String::from),
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let b = command_blocks(&out);
     let block = |i: usize| b[i].1.join("\n");
@@ -1820,7 +1595,7 @@ vf destroy {pf}\nshow status\nquit\n"
     assert!(block(7).starts_with("published generation 3"), "{out}");
     assert!(block(8).contains("SR-IOV PFs 1, VFs 0"), "{out}");
     assert_eq!(kernel.state(pf), ("0".to_string(), 0), "VFs destroyed");
-    assert_eq!(kernel.created.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(kernel.created(), 2);
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
 }
@@ -1830,31 +1605,14 @@ vf destroy {pf}\nshow status\nquit\n"
 #[test]
 fn vf_create_times_out_when_the_kernel_never_creates_the_vfs() {
     let tag = "vfdead";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
-    let cfg = extender_config(&dir, tag, "");
-    let root = dir.join("sys");
     let pf = "0000:5e:00.0";
-    let mut kernel = SysfsKernel::new(&root, &[(pf, 8, NO_IFINDEX)], true);
-    let cmds = dir.join("cmds");
-    std::fs::write(&cmds, format!("vf create {pf} 3\nshow status\nquit\n")).unwrap();
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--sysfs-root",
-            &root.display().to_string(),
-            "--cmdline-file",
-            &cmds.display().to_string(),
-        ]
-        .map(String::from),
+    let (dir, cfg, root, mut kernel) = sysfs_setup(tag, "", &[(pf, 8, NO_IFINDEX)], true);
+    let (o, out, err) = run_sysfs_script(
+        tag,
+        &cfg,
+        &root,
+        &format!("vf create {pf} 3\nshow status\nquit\n"),
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let b = command_blocks(&out);
     assert_eq!(
@@ -1870,7 +1628,7 @@ fn vf_create_times_out_when_the_kernel_never_creates_the_vfs() {
         "{out}"
     );
     assert_eq!(kernel.state(pf), ("0".to_string(), 0), "count undone");
-    assert_eq!(kernel.created.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(kernel.created(), 0);
     assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
 }
@@ -1880,39 +1638,25 @@ fn vf_create_times_out_when_the_kernel_never_creates_the_vfs() {
 #[test]
 fn config_sriov_failure_exits_2_and_rolls_back() {
     let tag = "vfcfg";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
     let (good, small) = ("0000:3b:00.0", "0000:3b:00.1");
-    let cfg = extender_config(
-        &dir,
+    let (dir, cfg, root, mut kernel) = sysfs_setup(
         tag,
         &format!(
             "\n[[sriov]]\npf = \"{good}\"\nnum_vfs = 2\n\n[[sriov]]\npf = \"{small}\"\nnum_vfs = 2\n"
         ),
-    );
-    let root = dir.join("sys");
-    let mut kernel = SysfsKernel::new(
-        &root,
         &[(good, 4, NO_IFINDEX), (small, 1, NO_IFINDEX)],
         false,
     );
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
+    let (o, out, err) = run_config(
+        tag,
+        &cfg,
+        &[
             "--sysfs-root",
             &root.display().to_string(),
             "--duration",
             "1",
-        ]
-        .map(String::from),
+        ],
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     assert!(
         err.contains(&format!(
@@ -1924,7 +1668,7 @@ fn config_sriov_failure_exits_2_and_rolls_back() {
     // The first PF got its VFs, then the failure undid them.
     assert_eq!(kernel.state(good), ("0".to_string(), 0), "rolled back");
     assert_eq!(
-        kernel.created.load(std::sync::atomic::Ordering::Relaxed),
+        kernel.created(),
         2,
         "the first PF's VFs were created before the failure"
     );
@@ -2049,30 +1793,12 @@ fn topology_and_tx_first_options_change_the_traffic() {
     let ins: Vec<Vec<Vec<u8>>> = (0..3u32)
         .map(|p| (0..10).map(|i| frame(p * 100 + i, 64)).collect())
         .collect();
-    let mut a = eal(tag);
-    for (i, f) in ins.iter().enumerate() {
-        write_pcap(&dir.join(format!("in{i}.pcap")), f);
-        a.push("--vdev".into());
-        a.push(format!(
-            "net_pcap{i},rx_pcap={},tx_pcap={}",
-            dir.join(format!("in{i}.pcap")).display(),
-            dir.join(format!("out{i}.pcap")).display()
-        ));
+    let files = numbered_pcaps(3);
+    for ((rx, _), f) in files.iter().zip(&ins) {
+        write_pcap(&dir.join(rx), f);
     }
-    a.extend(
-        [
-            "--",
-            "--port-topology",
-            "chained",
-            "--duration",
-            "1",
-            "--stats-period",
-            "0",
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    assert!(o.status.success(), "{:?}", text(&o));
+    // (run_pcaps checks the exit status and the clean-up.)
+    run_pcaps(tag, &dir, &files, &["--port-topology", "chained"]);
     for (i, sent) in ins.iter().enumerate() {
         assert_eq!(
             &read_pcap(&dir.join(format!("out{}.pcap", (i + 1) % 3))),
@@ -2081,7 +1807,6 @@ fn topology_and_tx_first_options_change_the_traffic() {
             (i + 1) % 3
         );
     }
-    assert_cleaned_up(tag);
     std::fs::remove_dir_all(dir).ok();
     let (dir, out, o0, o1) = pcap_pair(
         "opttxfirst",
@@ -2121,26 +1846,12 @@ fn topology_and_tx_first_options_change_the_traffic() {
 #[test]
 fn role_and_encap_options_override_the_configuration_file() {
     let tag = "optrole";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
-    let cfg = extender_config(&dir, tag, "");
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--role",
-            "controlling-bridge",
-            "--stop-after-idle",
-            "200",
-        ]
-        .map(String::from),
+    let (dir, cfg) = idle_extender(tag, "");
+    let (o, out, err) = run_config(
+        tag,
+        &cfg,
+        &["--role", "controlling-bridge", "--stop-after-idle", "200"],
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(
         out.contains("controlling-bridge (vntag) on 1 core(s)"),
@@ -2150,19 +1861,7 @@ fn role_and_encap_options_override_the_configuration_file() {
     assert_cleaned_up(tag);
     // E-Tag keys vEths by ecid: the file's vif keys are refused, with
     // their position, before EAL starts.
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--encap",
-            "etag",
-        ]
-        .map(String::from),
-    );
-    let o = run(&a);
-    let (out, err) = text(&o);
+    let (o, out, err) = run_config(tag, &cfg, &["--encap", "etag"]);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     assert!(
         err.contains("vEth `web1`: `vif` does not apply to encap \"etag\"; expected `ecid`"),
@@ -2176,9 +1875,7 @@ fn role_and_encap_options_override_the_configuration_file() {
 #[test]
 fn embedded_demo_runs_with_a_small_burst() {
     let tag = "demoburst";
-    let mut a = eal(tag);
-    a.extend(["--", "--duration", "1.5", "--burst", "5"].map(String::from));
-    let o = run(&a);
+    let o = run(&cmdline(eal(tag), &["--duration", "1.5", "--burst", "5"]));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let ends = demo_ends(&out);
@@ -2198,32 +1895,13 @@ fn embedded_demo_runs_with_a_small_burst() {
 #[test]
 fn cmdline_file_stops_changes_the_role_and_starts_again() {
     let tag = "cmdrole";
-    let dir = tempdir(tag);
-    for f in ["vm1-in.pcap", "vm2-in.pcap", "up-in.pcap"] {
-        write_pcap(&dir.join(f), &[]);
-    }
-    let cfg = extender_config(&dir, tag, "");
-    let cmds = dir.join("cmds");
-    std::fs::write(
-        &cmds,
+    let (dir, cfg) = idle_extender(tag, "");
+    let (o, out, err) = run_script(
+        tag,
+        &cfg,
         "set role controlling-bridge\nstop\nstop\nset role controlling-bridge\nshow status\nstart\nstart\nshow status\n",
-    )
-    .unwrap();
-    let mut a = eal(tag);
-    a.extend(
-        [
-            "--",
-            "--config",
-            &cfg.display().to_string(),
-            "--cmdline-file",
-            &cmds.display().to_string(),
-            "--stop-after-idle",
-            "300",
-        ]
-        .map(String::from),
+        &["--stop-after-idle", "300"],
     );
-    let o = run(&a);
-    let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     let b = command_blocks(&out);
     assert_eq!(b.len(), 8, "every line ran: {out}");

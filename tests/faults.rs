@@ -9,57 +9,52 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[path = "../dataplane/tests/common/pcap.rs"]
-mod pcap;
-use pcap::{TempDir, read_pcap, write_pcap};
+mod common;
+use common::pcap::{TempDir, read_pcap, write_pcap};
+use common::{
+    VM1, VM2, appeared, cmdline, eal_args, eth, extender_ports, free_hugepage_mb, hugepage_files,
+    run, signal_and_wait, spawn, strings, telemetry_socket, text, write_extender_inputs,
+};
 
-const VFEX: &str = env!("CARGO_BIN_EXE_vfex");
-
-const VM1: [u8; 6] = [2, 0, 0, 0, 1, 1];
-const VM2: [u8; 6] = [2, 0, 0, 0, 1, 2];
 const PEER: [u8; 6] = [2, 0, 0, 0, 9, 9];
 
 fn prefix(tag: &str) -> String {
-    format!("vfex-faults-{tag}-{}", std::process::id())
+    common::file_prefix("faults", tag)
 }
 
 fn eal(tag: &str) -> Vec<String> {
-    [
-        "-l",
-        "0,1",
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--file-prefix",
-        &prefix(tag),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    eal_args(&prefix(tag))
 }
 
 fn runtime_dir(tag: &str) -> std::path::PathBuf {
-    Path::new("/var/run/dpdk").join(prefix(tag))
+    common::runtime_dir(&prefix(tag))
 }
 
-/// An Ethernet frame: MACs, EtherType, payload; padded to 60 bytes.
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f.resize(f.len().max(60), 0);
+/// Runs the role configured in `cfg` with `eal` until every rx port has
+/// been idle 300 ms; (output, stdout, stderr).
+fn run_config(eal: Vec<String>, cfg: &str) -> (Output, String, String) {
+    let o = run(&cmdline(
+        eal,
+        &["--config", cfg, "--stop-after-idle", "300"],
+    ));
+    let (out, err) = text(&o);
+    (o, out, err)
+}
+
+/// `frame` with `tag` inserted after its MAC addresses.
+fn with_tag(frame: &[u8], tag: &[u8]) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    f.extend_from_slice(tag);
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// `frame` without the 6-byte tag after its MAC addresses.
+fn strip_tag(frame: &[u8]) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    f.extend_from_slice(&frame[18..]);
     f
 }
 
@@ -125,23 +120,11 @@ fn summary(out: &str) -> Summary {
 /// VM1's MAC; web2 has no rules. VIF list / multicast E-CID `list` holds
 /// both.
 fn extender(dir: &Path, tag: &str, encap: &str, key: &str, ids: [u16; 2], list: u16) -> String {
-    let p = |n: &str| dir.join(n).display().to_string();
     let cfg = format!(
         r#"role = "port-extender"
 encap = "{encap}"
 
-[ports.uplink]
-kind = "uplink"
-devargs = "net_pcap{tag}0,rx_pcap={},tx_pcap={}"
-
-[ports.vm1]
-kind = "downlink"
-devargs = "net_pcap{tag}1,rx_pcap={},tx_pcap={}"
-
-[ports.vm2]
-kind = "downlink"
-devargs = "net_pcap{tag}2,rx_pcap={},tx_pcap={}"
-
+{}
 [veths.web1]
 port = "vm1"
 {key} = {}
@@ -158,12 +141,7 @@ mac = "02:00:00:00:01:02"
 id = {list}
 members = ["web1", "web2"]
 "#,
-        p("up-in.pcap"),
-        p("up-out.pcap"),
-        p("vm1-in.pcap"),
-        p("vm1-out.pcap"),
-        p("vm2-in.pcap"),
-        p("vm2-out.pcap"),
+        extender_ports(dir, tag, false),
         ids[0],
         ids[1],
     );
@@ -214,17 +192,13 @@ fn case(
     let up_good = eth(VM2, VM1, 0x88b5, b"good upstream");
     let n_up = GOOD_UP.max(bad_up.len() + 1);
     let n_down = GOOD_DOWN.max(bad_down.len() + 1);
-    write_pcap(&dir.join("vm1-in.pcap"), &interleave(up_good, n_up, bad_up));
-    write_pcap(&dir.join("vm2-in.pcap"), bad_vm2);
-    write_pcap(&dir.join("up-in.pcap"), &interleave(down, n_down, bad_down));
-    let mut a = eal(tag);
-    a.extend(["--", "--config", &cfg, "--stop-after-idle", "300"].map(String::from));
-    let o = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
+    write_extender_inputs(
+        dir.path(),
+        &interleave(up_good, n_up, bad_up),
+        bad_vm2,
+        &interleave(down, n_down, bad_down),
+    );
+    let (o, out, err) = run_config(eal(tag), &cfg);
     assert!(o.status.success(), "{tag}: {o:?}\n{out}\n{err}");
     assert!(!err.contains("mbufs still in use"), "{tag}: {err}");
     assert!(!runtime_dir(tag).exists(), "{tag}: runtime dir left");
@@ -372,30 +346,18 @@ fn runt_and_jumbo_frames() {
     down.resize(9006, 0xa5);
     let mut short = vntag(VM2, 0x8066_0000);
     short.truncate(30);
-    write_pcap(&dir.join("vm1-in.pcap"), &[up.clone()]);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
-    write_pcap(&dir.join("up-in.pcap"), &[down.clone(), short]);
-    let mut a = eal("jumbo");
-    a.extend(["--", "--config", &cfg, "--stop-after-idle", "300"].map(String::from));
-    let o = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
+    write_extender_inputs(dir.path(), &[up.clone()], &[], &[down.clone(), short]);
+    let (o, out, err) = run_config(eal("jumbo"), &cfg);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(!err.contains("mbufs still in use"), "{err}");
     let s = summary(&out);
     assert_eq!((s.rx, s.tx), (3, 3), "{out}");
     assert!(s.drops.is_empty(), "{out}");
     // Upstream: tagged (VIF 101, d=0), every byte kept.
-    let mut want_up = up[..12].to_vec();
-    want_up.extend_from_slice(&[0x89, 0x26, 0, 0, 0, 101]);
-    want_up.extend_from_slice(&up[12..]);
+    let want_up = with_tag(&up, &[0x89, 0x26, 0, 0, 0, 101]);
     assert_eq!(read_pcap(&dir.join("up-out.pcap")), [want_up]);
     // Downstream: stripped; the short one padded to 60 with zeros.
-    let mut want_down = down[..12].to_vec();
-    want_down.extend_from_slice(&down[18..]);
+    let want_down = strip_tag(&down);
     let mut want_short = down[..12].to_vec();
     want_short.extend_from_slice(&down[18..30]);
     want_short.resize(60, 0);
@@ -442,14 +404,7 @@ fn bad_cli_inputs_exit_2_and_name_the_token() {
     ];
     for (i, (args, token)) in cases.iter().enumerate() {
         let tag = format!("cli{i}");
-        let mut a = eal(&tag);
-        a.push("--".into());
-        a.extend(args.iter().map(|s| s.to_string()));
-        let o = Command::new(VFEX)
-            .args(&a)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = run(&cmdline(eal(&tag), args));
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}:\n{out}\n{err}");
         let msg: Vec<&str> = err.lines().filter(|l| l.starts_with("vfex:")).collect();
@@ -482,14 +437,9 @@ fn bad_config_with_role_override_reports_the_file_positions() {
         &["--encap", "vntag"][..],
     ] {
         let tag = format!("override{}", extra.len());
-        let mut a = eal(&tag);
-        a.extend(["--", "--config", &file].map(String::from));
-        a.extend(extra.iter().map(|s| s.to_string()));
-        let o = Command::new(VFEX)
-            .args(&a)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let mut a = cmdline(eal(&tag), &["--config", &file]);
+        a.extend(strings(extra));
+        let o = run(&a);
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{extra:?}\n{out}\n{err}");
         assert!(err.contains(&format!("{file}:12:8: ")), "{extra:?}: {err}");
@@ -502,15 +452,11 @@ fn bad_config_with_role_override_reports_the_file_positions() {
 /// telemetry socket, created at the end of EAL's start-up (the config file
 /// appears before EAL locks it).
 fn wait_dir(dir: &Path) {
-    let t0 = Instant::now();
-    while !dir.join("dpdk_telemetry.v2").exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "{} never appeared",
-            dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        appeared(&telemetry_socket(dir), Duration::from_secs(10)),
+        "{} never appeared",
+        dir.display()
+    );
 }
 
 /// A second instance with a running instance's file prefix is refused
@@ -519,36 +465,23 @@ fn wait_dir(dir: &Path) {
 #[test]
 fn second_instance_with_the_same_prefix_is_refused() {
     let tag = "sameprefix";
-    let mut a = eal(tag);
     // io forwarding between two null ports (the run without ports that
     // prints "Forward statistics").
-    a.extend(
-        [
-            "--",
+    let a = cmdline(
+        eal(tag),
+        &[
             "--forward-mode",
             "io",
             "--duration",
             "4",
             "--stats-period",
             "0",
-        ]
-        .map(String::from),
+        ],
     );
-    let first = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = spawn(&a, Stdio::null());
     wait_dir(&runtime_dir(tag));
-    let mut b = eal(tag);
-    b.extend(["--", "--forward-mode", "io", "--duration", "1"].map(String::from));
-    let o = Command::new(VFEX)
-        .args(&b)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let b = cmdline(eal(tag), &["--forward-mode", "io", "--duration", "1"]);
+    let o = run(&b);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     assert!(
@@ -582,39 +515,22 @@ fn sigint_and_sigterm_stop_a_role_and_a_restart_needs_no_cleanup() {
         let cfg = extender(dir.path(), &tag, "vntag", "vif", [101, 102], 4000);
         let up = eth(VM2, VM1, 0x88b5, b"before and after the signal");
         let down = vntag(VM2, 0x8066_0000);
-        write_pcap(&dir.join("vm1-in.pcap"), std::slice::from_ref(&up));
-        write_pcap(&dir.join("vm2-in.pcap"), &[]);
-        write_pcap(&dir.join("up-in.pcap"), std::slice::from_ref(&down));
-        let run = |extra: &[&str]| {
-            let mut a = eal(&tag);
-            a.extend(["--", "--config", &cfg, "--stats-period", "0"].map(String::from));
-            a.extend(extra.iter().map(|s| s.to_string()));
+        write_extender_inputs(
+            dir.path(),
+            std::slice::from_ref(&up),
+            &[],
+            std::slice::from_ref(&down),
+        );
+        let args = |extra: &[&str]| {
+            let mut a = cmdline(eal(&tag), &["--config", &cfg, "--stats-period", "0"]);
+            a.extend(strings(extra));
             a
         };
-        let mut child = Command::new(VFEX)
-            .args(run(&["--duration", "0"]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&args(&["--duration", "0"]), Stdio::null());
         wait_dir(&runtime_dir(&tag));
         std::thread::sleep(Duration::from_millis(300));
-        let t0 = Instant::now();
-        let killed = Command::new("kill")
-            .args([&format!("-{sig}"), &child.id().to_string()])
-            .status()
-            .unwrap();
+        let (killed, status, took) = signal_and_wait(&format!("-{sig}"), &mut child);
         assert!(killed.success());
-        let mut status = None;
-        while t0.elapsed() < Duration::from_secs(5) {
-            if let Some(s) = child.try_wait().unwrap() {
-                status = Some(s);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let took = t0.elapsed();
         let Some(status) = status else {
             child.kill().ok();
             child.wait().ok();
@@ -635,19 +551,13 @@ fn sigint_and_sigterm_stop_a_role_and_a_restart_needs_no_cleanup() {
         assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
 
         // The restart: same prefix, same file, nothing cleaned by hand.
-        let o = Command::new(VFEX)
-            .args(run(&["--stop-after-idle", "300"]))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = run(&args(&["--stop-after-idle", "300"]));
         let (out, err) = text(&o);
         assert!(o.status.success(), "SIG{sig}: restart\n{out}\n{err}");
         let s = summary(&out);
         assert_eq!((s.rx, s.tx), (2, 2), "SIG{sig}: restart\n{out}");
         assert!(s.drops.is_empty(), "SIG{sig}: restart\n{out}");
-        let mut want_up = up[..12].to_vec();
-        want_up.extend_from_slice(&[0x89, 0x26, 0, 0, 0, 101]);
-        want_up.extend_from_slice(&up[12..]);
+        let want_up = with_tag(&up, &[0x89, 0x26, 0, 0, 0, 101]);
         assert_eq!(read_pcap(&dir.join("up-out.pcap")), [want_up]);
         assert_eq!(read_pcap(&dir.join("vm2-out.pcap")).len(), 1);
         assert!(!runtime_dir(&tag).exists(), "SIG{sig}: runtime dir left");
@@ -659,15 +569,7 @@ fn sigint_and_sigterm_stop_a_role_and_a_restart_needs_no_cleanup() {
 /// removes everything when it exits.
 #[test]
 fn restart_after_sigkill_needs_no_cleanup() {
-    let free_mb = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("HugePages_Free:")
-                .map(|v| v.trim().parse::<u64>().unwrap_or(0))
-        })
-        .unwrap_or(0)
-        * 2;
+    let free_mb = free_hugepage_mb();
     let mut modes = vec![("kill-nohuge", true)];
     if free_mb >= 1200 {
         modes.push(("kill-huge", false));
@@ -676,29 +578,24 @@ fn restart_after_sigkill_needs_no_cleanup() {
     }
     for (tag, no_huge) in modes {
         let args = |secs: &str| {
-            let mut a: Vec<String> = if no_huge {
+            let a = if no_huge {
                 eal(tag)
             } else {
-                ["-l", "0,1", "--no-pci", "--file-prefix", &prefix(tag)]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
+                strings(&["-l", "0,1", "--no-pci", "--file-prefix", &prefix(tag)])
             };
-            a.extend(
-                [
-                    "--",
+            cmdline(
+                a,
+                &[
                     "--forward-mode",
                     "io",
                     "--duration",
                     secs,
                     "--stats-period",
                     "0",
-                ]
-                .map(String::from),
-            );
-            a
+                ],
+            )
         };
-        let mut victim = Command::new(VFEX)
+        let mut victim = Command::new(common::VFEX)
             .args(args("30"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -713,23 +610,12 @@ fn restart_after_sigkill_needs_no_cleanup() {
             runtime_dir(tag).exists(),
             "{tag}: SIGKILL leaves the directory"
         );
-        let o = Command::new(VFEX)
-            .args(args("1"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = run(&args("1"));
         let (out, err) = text(&o);
         assert!(o.status.success(), "{tag}: restart\n{out}\n{err}");
         assert!(out.contains("Forward statistics"), "{tag}: {out}");
         assert!(!runtime_dir(tag).exists(), "{tag}: runtime dir left");
-        let left: Vec<_> = std::fs::read_dir("/dev/hugepages")
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name())
-                    .filter(|n| n.to_string_lossy().starts_with(&prefix(tag)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let left = hugepage_files(|n| n.starts_with(&prefix(tag)));
         assert!(left.is_empty(), "{tag}: hugepage files left: {left:?}");
     }
 }
@@ -741,10 +627,8 @@ fn restart_after_sigkill_needs_no_cleanup() {
 fn lcore_mapping_runs_a_role() {
     let dir = TempDir::new("faults-lcores");
     let cfg = extender(dir.path(), "lcores", "vntag", "vif", [101, 102], 4000);
-    write_pcap(&dir.join("vm1-in.pcap"), &[eth(VM2, VM1, 0x88b5, b"x")]);
-    write_pcap(&dir.join("vm2-in.pcap"), &[]);
-    write_pcap(&dir.join("up-in.pcap"), &[]);
-    let a: Vec<String> = [
+    write_extender_inputs(dir.path(), &[eth(VM2, VM1, 0x88b5, b"x")], &[], &[]);
+    let a = strings(&[
         "--lcores",
         "0@1,1@0",
         "--no-huge",
@@ -758,15 +642,8 @@ fn lcore_mapping_runs_a_role() {
         &cfg,
         "--stop-after-idle",
         "300",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let o = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    ]);
+    let o = run(&a);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert_eq!(summary(&out).tx, 1, "{out}");
@@ -826,14 +703,7 @@ vif = 2
     ];
     write_pcap(&dir.join("ext1-in.pcap"), &frames);
     write_pcap(&dir.join("core-in.pcap"), &[]);
-    let mut a = eal("bridge");
-    a.extend(["--", "--config", &p("cb.toml"), "--stop-after-idle", "300"].map(String::from));
-    let o = Command::new(VFEX)
-        .args(&a)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
+    let (o, out, err) = run_config(eal("bridge"), &p("cb.toml"));
     assert!(o.status.success(), "{out}\n{err}");
     assert!(!err.contains("mbufs still in use"), "{err}");
     let s = summary(&out);
@@ -851,8 +721,7 @@ vif = 2
     assert_eq!(s.rx, frames.len() as u64, "{out}");
     // The good broadcast: untagged to the core port, and one copy back
     // down to VIF 2 (no VIF list: a unicast tag, d=1 dst=2).
-    let mut untagged = good[..12].to_vec();
-    untagged.extend_from_slice(&good[18..]);
+    let mut untagged = strip_tag(&good);
     untagged.resize(60, 0); // padded again after the tag came off
     assert_eq!(read_pcap(&dir.join("core-out.pcap")), [untagged]);
     let down = read_pcap(&dir.join("ext1-out.pcap"));
