@@ -764,7 +764,7 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
     let (out, o) = with_running_vfex(tag, eal(tag), &["--duration", "3"], || {
         telemetry(
             &prefix(tag),
-            "/vfex/veths\n/vfex/veth,bridge/vm2\n/vfex/veth,vm9\n/vfex/tables\n/vfex/drops\n/vfex/info\n/vfex/mempools\n",
+            "/vfex/veths\n/vfex/veth,bridge/vm2\n/vfex/veth,vm9\n/vfex/tables\n/vfex/drops\n/vfex/info\n/vfex/mempools\n/vfex/workers\n",
         )
     });
     assert!(o.status.success(), "{:?}", text(&o));
@@ -811,6 +811,18 @@ fn telemetry_reports_veths_tables_and_drops_of_the_demo() {
         32768,
         "{pools}"
     );
+    // Per instance and worker: its poll loops ran (the demo's two
+    // instances share one worker, counted under the extender's block);
+    // stalls are counted (how many depends on the machine: only that the
+    // keys are there).
+    let w = out
+        .lines()
+        .find(|l| l.starts_with(r#"{"/vfex/workers": "#))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(json_u64(w, "extender/0/loops") > 0, "{w}");
+    assert_eq!(json_u64(w, "bridge/0/loops"), 0, "{w}");
+    let _ = json_u64(w, "extender/0/stalls");
+    let _ = json_u64(w, "extender/0/longest_stall_us");
     assert_cleaned_up(tag);
 }
 

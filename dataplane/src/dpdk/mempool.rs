@@ -64,13 +64,14 @@ impl PoolMonitor {
         // SAFETY: the pool is not freed while this read lock is held (Drop
         // takes the write lock and empties `live` first); the counting
         // functions are thread-safe and `size` is set once at creation.
-        unsafe {
-            Some(PoolUsage {
-                size: (*mp).size,
-                in_use: dpdk_sys::rte_mempool_in_use_count(mp),
-                available: dpdk_sys::rte_mempool_avail_count(mp),
-            })
-        }
+        // One count (in use = size - free, as DPDK computes it), so that
+        // the two add up even while workers allocate and free.
+        let (size, available) = unsafe { ((*mp).size, dpdk_sys::rte_mempool_avail_count(mp)) };
+        Some(PoolUsage {
+            size,
+            in_use: size.saturating_sub(available),
+            available,
+        })
     }
 }
 
