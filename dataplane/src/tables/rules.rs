@@ -331,9 +331,12 @@ pub struct AclMemo {
 }
 
 /// A per-worker exact-match cache of ACL decisions (as OVS's EMC caches
-/// flows): (vEth, [`AclKey`]) -> permit/deny, two-way set-associative,
-/// [`AclCache::SLOTS`] slots of one cache line each. A hit costs a hash and a compare of
-/// seven words instead of the rule scan; a miss scans and fills the slot.
+/// flows): (vEth, [`AclKey`]) -> permit/deny, [`AclCache::WAYS`]-way
+/// set-associative, [`AclCache::SLOTS`] slots of one cache line each (512
+/// KiB: 64 vEths x 64 flows fill it to half, and four ways keep flows whose
+/// hashes meet from evicting each other on every frame). A hit costs a hash
+/// and a compare of seven words instead of the rule scan; a miss scans and
+/// fills the set (newest first, the oldest leaves).
 /// Decisions depend on the rules, so the cache is emptied
 /// ([`AclCache::invalidate`], O(1): a generation bump) whenever the worker
 /// switches to newly published tables.
@@ -360,8 +363,10 @@ impl Default for AclCache {
 }
 
 impl AclCache {
-    /// Slots (a power of two): 2048 x 64 bytes = 128 KiB per worker.
-    pub const SLOTS: usize = 2048;
+    /// Slots (a power of two): 8192 x 64 bytes = 512 KiB per worker.
+    pub const SLOTS: usize = 8192;
+    /// Slots per set (a power of two, consecutive slots).
+    pub const WAYS: usize = 4;
 
     /// An empty cache.
     pub fn new() -> AclCache {
@@ -406,9 +411,9 @@ impl AclCache {
             ^ w[5].rotate_left(53)
             ^ w[6].rotate_left(23);
         let h = (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        // Sets of two slots: two flows whose hashes meet do not evict
-        // each other on every frame.
-        let set = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - 2);
+        // Sets of WAYS slots: flows whose hashes meet do not evict each
+        // other on every frame.
+        let set = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - Self::WAYS);
         let hit = |slot: &AclSlot| {
             // One or-reduction, no memcmp call.
             let diff = (slot.key[0] ^ w[0])
@@ -421,22 +426,21 @@ impl AclCache {
                 | ((slot.tag >> 1) ^ self.generation);
             diff == 0
         };
-        let (s0, s1) = (&self.slots[set], &self.slots[set + 1]);
-        if hit(s0) {
-            Ok(s0.tag & 1 != 0)
-        } else if hit(s1) {
-            Ok(s1.tag & 1 != 0)
-        } else {
-            Err(set)
+        for slot in &self.slots[set..set + Self::WAYS] {
+            if hit(slot) {
+                return Ok(slot.tag & 1 != 0);
+            }
         }
+        Err(set)
     }
 
     /// Caches decision `deny` for `w` in set `set` (from [`AclCache::get`]):
-    /// the newest entry goes first, the one it displaces second.
+    /// the newest entry goes first, the others move down one, the oldest
+    /// leaves.
     #[cold]
     fn fill(&mut self, set: usize, w: &[u64; 7], deny: bool) {
-        let set = set & (Self::SLOTS - 2);
-        self.slots[set + 1] = self.slots[set];
+        let set = set & (Self::SLOTS - Self::WAYS);
+        self.slots.copy_within(set..set + Self::WAYS - 1, set + 1);
         self.slots[set] = AclSlot {
             key: *w,
             tag: self.generation << 1 | u64::from(deny),
@@ -1091,9 +1095,9 @@ mod tests {
             Action::Permit,
         );
         let mut cache = AclCache::new();
-        // Many flows (more than the sets hold): every answer is the scan's.
+        // Many flows (more than the slots hold): every answer is the scan's.
         for round in 0..2 {
-            for p in 0..5000u16 {
+            for p in 0..20000u16 {
                 let f = ipv4_udp([1; 4], [2; 4], p, 70 + p % 20);
                 let l2 = classify(&f).unwrap();
                 assert_eq!(
@@ -1119,6 +1123,40 @@ mod tests {
         // New rules for vEth 3 (as after a publication): forgotten.
         cache.invalidate();
         assert!(permit.ingress_cached(&f80, &l2, 3, &mut cache).is_ok());
+    }
+
+    /// 64 vEths x 64 flows (the port extender's benchmark at 64 vEths):
+    /// once seen, nearly every flow hits (sets of 4 absorb hashes that
+    /// meet); the earlier 2-way cache of 2048 slots could hold at most half.
+    #[test]
+    fn acl_cache_holds_64_veths_of_64_flows() {
+        let mut cache = AclCache::new();
+        let key = |v: u16, f: u16| {
+            let d = ipv4_udp([198, 18, 0, v as u8], [198, 19, 0, 1], 1024 + f, 53);
+            let l2 = classify(&d).unwrap();
+            AclCache::words(v, &acl_key(&d, &l2, 0))
+        };
+        for v in 0..64 {
+            for f in 0..64 {
+                let w = key(v, f);
+                if let Err(set) = cache.get(&w) {
+                    cache.fill(set, &w, f % 2 == 0);
+                }
+            }
+        }
+        let mut hits = 0;
+        for v in 0..64 {
+            for f in 0..64 {
+                match cache.get(&key(v, f)) {
+                    Ok(deny) => {
+                        assert_eq!(deny, f % 2 == 0, "vEth {v} flow {f}");
+                        hits += 1;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        assert!(hits * 100 >= 4096 * 97, "{hits} of 4096 flows hit");
     }
 
     #[test]
