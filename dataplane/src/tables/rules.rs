@@ -1147,12 +1147,9 @@ mod tests {
         let mut hits = 0;
         for v in 0..64 {
             for f in 0..64 {
-                match cache.get(&key(v, f)) {
-                    Ok(deny) => {
-                        assert_eq!(deny, f % 2 == 0, "vEth {v} flow {f}");
-                        hits += 1;
-                    }
-                    Err(_) => {}
+                if let Ok(deny) = cache.get(&key(v, f)) {
+                    assert_eq!(deny, f % 2 == 0, "vEth {v} flow {f}");
+                    hits += 1;
                 }
             }
         }
