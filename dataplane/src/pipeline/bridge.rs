@@ -301,7 +301,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
                 (v, veth),
                 t.sticky(),
                 meters.get_mut(usize::from(v)),
-                acl,
+                (acl, None),
                 None,
                 now,
             ) {

@@ -190,13 +190,19 @@ impl Up<'_> {
         let verdict = &mut *self.verdict;
         let frames = pkts.slice();
         let n = frames.len();
-        for (b, out) in frames.iter_mut().zip(verdict.iter_mut()) {
+        // The ACL cache is larger than L2: every frame's key, set and slot
+        // prefetch first, then the lookups use them (one burst = one vEth).
+        let mut probes = [None; BURST];
+        for (b, p) in frames.iter().zip(probes.iter_mut()) {
+            *p = veth.cfg.rules.acl_probe(b.data(), v, acl);
+        }
+        for ((b, out), p) in frames.iter_mut().zip(verdict.iter_mut()).zip(probes.iter()) {
             *out = match ingress(
                 b,
                 (v, veth),
                 t.sticky(),
                 meter.as_deref_mut(),
-                acl,
+                (&mut *acl, p.as_ref()),
                 Some(&mut refilled),
                 now,
             ) {

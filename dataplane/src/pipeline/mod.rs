@@ -61,7 +61,7 @@ pub use station::Station;
 use crate::dpdk::{Burst, Mbuf};
 use crate::drop::DropReason;
 use crate::kernels::{Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
-use crate::tables::rules::{AclCache, L2, classify};
+use crate::tables::rules::{AclCache, AclProbe, L2, classify};
 use crate::tables::{EgressTag, Meter, RcuReader, StickyMacs, Tables, Veth};
 
 /// Packets per burst a pipeline accepts (the worker's `MAX_PKT_BURST`).
@@ -258,7 +258,7 @@ pub(crate) fn ingress<B: PacketBuf>(
     (v, veth): (u16, &Veth),
     sticky: &StickyMacs,
     meter: Option<&mut Meter>,
-    acl: &mut AclCache,
+    (acl, probe): (&mut AclCache, Option<&AclProbe>),
     refilled: Option<&mut bool>,
     now: u64,
 ) -> Result<(u16, L2), DropReason> {
@@ -271,7 +271,7 @@ pub(crate) fn ingress<B: PacketBuf>(
         return Err(DropReason::ChainedHeader);
     }
     let l2 = classify(d)?;
-    let vlan = r.ingress_cached(d, &l2, v, acl)?;
+    let vlan = r.ingress_cached(d, &l2, v, acl, probe)?;
     if r.learn_once {
         let src = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let listed = r.allowed_macs.as_ref().is_some_and(|m| m.contains(&src));

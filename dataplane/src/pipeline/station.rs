@@ -102,7 +102,7 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                         (v, veth),
                         t.sticky(),
                         meter.as_deref_mut(),
-                        acl,
+                        (acl, None),
                         Some(&mut refilled),
                         now,
                     ) {

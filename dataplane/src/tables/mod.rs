@@ -61,8 +61,8 @@ pub mod rules;
 pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
 pub use rcu::{Rcu, RcuReader, Retired};
 pub use rules::{
-    AclCache, AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode,
-    VlanSet,
+    AclCache, AclProbe, AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules,
+    VlanMode, VlanSet,
 };
 
 use std::collections::HashMap;

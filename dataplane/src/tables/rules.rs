@@ -401,8 +401,25 @@ impl AclCache {
 
     /// The cached decision (`true` = deny) for the words of (vEth, key),
     /// or the set to fill.
-    #[inline(always)]
+    #[cfg(test)]
     fn get(&self, w: &[u64; 7]) -> Result<bool, usize> {
+        self.get_in(w, Self::set_of(w))
+    }
+
+    /// Computes the set of `w` and starts loading its first slot (the
+    /// table is larger than L2): a pass over a burst probes every frame
+    /// before the first lookup, and the lookup then uses the probe.
+    #[inline(always)]
+    pub fn probe(&self, w: [u64; 7]) -> AclProbe {
+        let set = Self::set_of(&w);
+        #[cfg(target_arch = "x86_64")]
+        crate::kernels::simd::prefetch((&raw const self.slots[set]).cast::<u8>());
+        AclProbe { words: w, set }
+    }
+
+    /// The first slot of the set of `w`.
+    #[inline(always)]
+    fn set_of(w: &[u64; 7]) -> usize {
         let x = w[0]
             ^ w[1].rotate_left(13)
             ^ w[2].rotate_left(29)
@@ -413,7 +430,13 @@ impl AclCache {
         let h = (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         // Sets of WAYS slots: flows whose hashes meet do not evict each
         // other on every frame.
-        let set = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - Self::WAYS);
+        (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - Self::WAYS)
+    }
+
+    /// [`AclCache::get`] in set `set` (that of `w`).
+    #[inline(always)]
+    fn get_in(&self, w: &[u64; 7], set: usize) -> Result<bool, usize> {
+        let set = set & (Self::SLOTS - Self::WAYS);
         let hit = |slot: &AclSlot| {
             // One or-reduction, no memcmp call.
             let diff = (slot.key[0] ^ w[0])
@@ -446,6 +469,14 @@ impl AclCache {
             tag: self.generation << 1 | u64::from(deny),
         };
     }
+}
+
+/// A frame's ACL cache words and set, computed (and its slot prefetched)
+/// ahead of the lookup by [`VethRules::acl_probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclProbe {
+    words: [u64; 7],
+    set: usize,
 }
 
 /// srTCM parameters (RFC 2697, as `rte_meter_srtcm_params`): committed
@@ -687,6 +718,8 @@ impl VethRules {
 
     /// [`VethRules::ingress`] for vEth `veth`, with the ACL decision taken
     /// from the worker's [`AclCache`] (filled on a miss).
+    /// `probe`: this frame's [`VethRules::acl_probe`], if one was taken
+    /// (the same words and set, computed ahead).
     #[inline(always)]
     pub fn ingress_cached(
         &self,
@@ -694,12 +727,19 @@ impl VethRules {
         l2: &L2,
         veth: u16,
         cache: &mut AclCache,
+        probe: Option<&AclProbe>,
     ) -> Result<u16, DropReason> {
         let vlan = self.ingress_l2(d, l2)?;
         if !self.acl.is_empty() {
             // The key lives in registers: the miss path builds it again.
-            let w = AclCache::words(veth, &acl_key(d, l2, vlan));
-            let deny = match cache.get(&w) {
+            let (w, set) = match probe {
+                Some(p) => (p.words, p.set),
+                None => {
+                    let w = AclCache::words(veth, &acl_key(d, l2, vlan));
+                    (w, AclCache::set_of(&w))
+                }
+            };
+            let deny = match cache.get_in(&w, set) {
                 Ok(deny) => deny,
                 Err(set) => {
                     let deny = self.acl_deny_frame(d, l2, vlan);
@@ -712,6 +752,20 @@ impl VethRules {
             }
         }
         Ok(vlan)
+    }
+
+    /// The ACL cache words and set of frame `d` of vEth `veth`, its slot
+    /// prefetched, for [`VethRules::ingress_cached`]: `None` without an
+    /// ACL, or for a frame that ingress refuses before the ACL (it then
+    /// finds the reason itself).
+    #[inline(always)]
+    pub fn acl_probe(&self, d: &[u8], veth: u16, cache: &AclCache) -> Option<AclProbe> {
+        if self.acl.is_empty() {
+            return None;
+        }
+        let l2 = classify(d).ok()?;
+        let vlan = self.vlan_of(l2.ctag_vid).ok()?;
+        Some(cache.probe(AclCache::words(veth, &acl_key(d, &l2, vlan))))
     }
 
     /// The checks before the ACL: admin state, VLAN, MAC anti-spoof.
@@ -1101,9 +1155,24 @@ mod tests {
                 let f = ipv4_udp([1; 4], [2; 4], p, 70 + p % 20);
                 let l2 = classify(&f).unwrap();
                 assert_eq!(
-                    deny80.ingress_cached(&f, &l2, 3, &mut cache),
+                    deny80.ingress_cached(&f, &l2, 3, &mut cache, None),
                     deny80.ingress(&f, &l2),
                     "round {round} port {p}"
+                );
+            }
+        }
+        // With the probe taken ahead (the extender's burst pass): the same
+        // answers, on a fresh cache and on the filled one.
+        for mut c in [AclCache::new(), cache.clone()] {
+            for p in 0..3000u16 {
+                let f = ipv4_udp([1; 4], [2; 4], p, 70 + p % 20);
+                let l2 = classify(&f).unwrap();
+                let probe = deny80.acl_probe(&f, 3, &c);
+                assert!(probe.is_some());
+                assert_eq!(
+                    deny80.ingress_cached(&f, &l2, 3, &mut c, probe.as_ref()),
+                    deny80.ingress(&f, &l2),
+                    "port {p}"
                 );
             }
         }
@@ -1111,7 +1180,7 @@ mod tests {
         let f80 = ipv4_udp([1; 4], [2; 4], 1, 80);
         let l2 = classify(&f80).unwrap();
         assert_eq!(
-            deny80.ingress_cached(&f80, &l2, 3, &mut cache),
+            deny80.ingress_cached(&f80, &l2, 3, &mut cache, None),
             Err(DropReason::AclDeny)
         );
         let permit = rules_with(&[], Action::Deny);
@@ -1119,10 +1188,18 @@ mod tests {
             acl: vec![CompiledRule::compile(&AclRule::default()).unwrap()],
             ..permit
         };
-        assert!(permit.ingress_cached(&f80, &l2, 4, &mut cache).is_ok());
+        assert!(
+            permit
+                .ingress_cached(&f80, &l2, 4, &mut cache, None)
+                .is_ok()
+        );
         // New rules for vEth 3 (as after a publication): forgotten.
         cache.invalidate();
-        assert!(permit.ingress_cached(&f80, &l2, 3, &mut cache).is_ok());
+        assert!(
+            permit
+                .ingress_cached(&f80, &l2, 3, &mut cache, None)
+                .is_ok()
+        );
     }
 
     /// 64 vEths x 64 flows (the port extender's benchmark at 64 vEths):
