@@ -193,8 +193,10 @@ impl Up<'_> {
         // The ACL cache is larger than L2: every frame's key, set and slot
         // prefetch first, then the lookups use them (one burst = one vEth).
         let mut probes = [None; BURST];
-        for (b, p) in frames.iter().zip(probes.iter_mut()) {
-            *p = veth.cfg.rules.acl_probe(b.data(), v, acl);
+        if !veth.cfg.rules.acl.is_empty() {
+            for (b, p) in frames.iter().zip(probes.iter_mut()) {
+                *p = veth.cfg.rules.acl_probe(b.data(), v, acl);
+            }
         }
         for ((b, out), p) in frames.iter_mut().zip(verdict.iter_mut()).zip(probes.iter()) {
             *out = match ingress(
