@@ -196,12 +196,15 @@ impl<K: TagKind + Send> Engine for TagEngine<K> {
             TagOp::Decap => false,
         };
         let drops = if encap {
-            // One port = one vEth: its tag for the whole burst.
-            self.kernels.encap_uniform(
-                pkts.as_mut_slice(),
-                &self.table[rx_idx % self.table.len()],
-                &mut self.next[..n],
-            )
+            // One port = one vEth: its tag for the whole burst. The table
+            // has one tag per port, so the modulo (a division) only runs
+            // for a port index past it.
+            let tag = match self.table.get(rx_idx) {
+                Some(t) => t,
+                None => &self.table[rx_idx % self.table.len()],
+            };
+            self.kernels
+                .encap_uniform(pkts.as_mut_slice(), tag, &mut self.next[..n])
         } else {
             self.kernels.decap::<K, _>(
                 pkts.as_mut_slice(),

@@ -272,39 +272,59 @@ const GROUP: usize = 4;
 /// per-packet store on the fast path). Evaluates to the number of drops.
 /// A macro rather than a function taking two closures: both borrow the
 /// burst mutably.
+///
+/// Inside a group, the per-packet slices named in `mut [..]` and `ref [..]`
+/// are shadowed by `&mut [_; GROUP]` / `&[_; GROUP]` views of the group
+/// (one bounds check per slice and group), and `fast` and `slow` get the
+/// index within the group: with constant indices into arrays, the
+/// unrolled fast paths carry no bounds checks. The tail (fewer than
+/// `GROUP` packets) indexes the whole slices.
 macro_rules! unrolled {
-    ($n:expr, $next:expr, |$j:ident| $fast:expr, |$k:ident| $slow:expr) => {{
+    (
+        $n:expr, $next:expr, mut [$($m:ident),*], ref [$($r:ident),*],
+        |$j:ident| $fast:expr, |$k:ident| $slow:expr
+    ) => {{
         let n: usize = $n;
         let next: &mut [Disposition] = $next;
         let mut drops = 0usize;
         let mut base = 0;
         while base + GROUP <= n {
-            let done = [
-                {
-                    let $j = base;
-                    $fast
-                },
-                {
-                    let $j = base + 1;
-                    $fast
-                },
-                {
-                    let $j = base + 2;
-                    $fast
-                },
-                {
-                    let $j = base + 3;
-                    $fast
-                },
-            ];
             let group: &mut [Disposition; GROUP] = (&mut next[base..base + GROUP])
                 .try_into()
                 .expect("a group is GROUP long");
+            $(
+                let $m: &mut [_; GROUP] = (&mut $m[base..base + GROUP])
+                    .try_into()
+                    .expect("a group is GROUP long");
+            )*
+            $(
+                let $r: &[_; GROUP] = (&$r[base..base + GROUP])
+                    .try_into()
+                    .expect("a group is GROUP long");
+            )*
+            let done = [
+                {
+                    let $j = 0;
+                    $fast
+                },
+                {
+                    let $j = 1;
+                    $fast
+                },
+                {
+                    let $j = 2;
+                    $fast
+                },
+                {
+                    let $j = 3;
+                    $fast
+                },
+            ];
             *group = [Disposition::Ok; GROUP];
             if !(done[0] & done[1] & done[2] & done[3]) {
                 for (i, ok) in done.into_iter().enumerate() {
                     if !ok {
-                        let $k = base + i;
+                        let $k = i;
                         let d: Disposition = $slow;
                         drops += usize::from(!d.is_ok());
                         group[i] = d;
@@ -345,6 +365,8 @@ unsafe fn encap_burst<K: TagKind, B: PacketBuf>(
     unrolled!(
         n,
         &mut next[..n],
+        mut [pkts],
+        ref [veth],
         |j| match table.get(usize::from(veth[j])) {
             // SAFETY: SSE4.1 is this function's contract.
             Some(tag) => unsafe { encap_fast(&mut pkts[j], tag) },
@@ -366,6 +388,8 @@ unsafe fn encap_uniform_burst<K: TagKind, B: PacketBuf>(
     unrolled!(
         n,
         &mut next[..n],
+        mut [pkts],
+        ref [],
         // SAFETY: SSE4.1 is this function's contract.
         |j| unsafe { encap_fast(&mut pkts[j], tag) },
         |k| encap_slow(&mut pkts[k], core::slice::from_ref(tag), 0)
@@ -385,6 +409,8 @@ unsafe fn decap_burst<K: TagKind, B: PacketBuf, const PAD: bool>(
     unrolled!(
         n,
         &mut next[..n],
+        mut [pkts, meta],
+        ref [],
         // SAFETY: SSE4.1 is this function's contract.
         |j| unsafe { decap_fast::<K, B, PAD>(&mut pkts[j], &mut meta[j]) },
         |k| decap_slow::<K, B, PAD>(&mut pkts[k], &mut meta[k])
