@@ -235,6 +235,20 @@ impl Mbuf {
         }
     }
 
+    /// Sets both lengths of a single-segment mbuf to `len`, without checks
+    /// (the burst kernels' padding after a strip, which checked first).
+    ///
+    /// # Safety
+    /// The mbuf is one segment and `len <= buf_len - data_off`: the data
+    /// then stays inside the buffer. Bytes past the old end are whatever
+    /// the buffer held: the caller writes them.
+    #[inline(always)]
+    pub unsafe fn set_len_unchecked(&mut self, len: u16) {
+        let m = self.raw_mut();
+        m.data_len = len;
+        m.pkt_len = u32::from(len);
+    }
+
     /// Grows the packet at the end by `n` bytes and returns them (content
     /// unspecified: the caller writes them). Single-segment mbufs only.
     #[inline]

@@ -87,6 +87,13 @@ pub trait PacketBuf {
     /// `h` is what [`PacketBuf::head`] returned, with no change to the
     /// buffer since, and `-h.headroom <= delta <= h.data_len`.
     unsafe fn move_front(&mut self, h: &Head, delta: isize);
+    /// Grows a single-segment packet at the end to `len` bytes, without
+    /// checks and without writing the new bytes (the caller wrote them).
+    ///
+    /// # Safety
+    /// The buffer is contiguous and `data_len <= len <= data_len +
+    /// tailroom`.
+    unsafe fn grow_to(&mut self, len: usize);
     /// Hints the CPU to fetch the first cache line of the data (kernels
     /// call it for the next group of packets). Default: nothing.
     #[inline(always)]
@@ -165,6 +172,13 @@ impl PacketBuf for Mbuf {
         // -headroom..=data_len (the caller's contract): exactly the
         // contract of move_front_unchecked.
         unsafe { Mbuf::move_front_unchecked(self, off, delta.unsigned_abs() as u16, delta < 0) }
+    }
+
+    #[inline(always)]
+    unsafe fn grow_to(&mut self, len: usize) {
+        // SAFETY: contiguous and len <= data_len + tailroom <= buf_len -
+        // data_off (the caller's contract), so len fits in u16.
+        unsafe { Mbuf::set_len_unchecked(self, len as u16) }
     }
 
     /// `prefetcht0` of the data (inline, not the FFI `prefetch_data`).
@@ -353,6 +367,13 @@ impl PacketBuf for TestBuf {
         if let Some(s) = &mut self.first_seg {
             *s = s.wrapping_add_signed(-delta);
         }
+    }
+
+    unsafe fn grow_to(&mut self, len: usize) {
+        debug_assert!(
+            self.first_seg.is_none() && len >= self.len && len - self.len <= self.tailroom()
+        );
+        self.len = len;
     }
 
     // `prefetch`: the default no-op; a TestBuf's data is in cache anyway.

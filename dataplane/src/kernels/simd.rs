@@ -2,8 +2,8 @@
 //!
 //! Each packet first tries a vector fast path that checks everything at
 //! once and only applies to packets that the scalar checks accept; any
-//! other packet (a drop, a short or chained first segment, padding needed)
-//! takes the scalar path, which finds the reason. So results are the
+//! other packet (a drop, a short first segment, padding on a chained
+//! packet) takes the scalar path, which finds the reason. So results are the
 //! scalar ones by construction, and `tests/kernels_equiv.rs` checks it.
 //!
 //! The fast paths read the mbuf once ([`PacketBuf::head`]: data pointer,
@@ -20,7 +20,10 @@
 //!   TPID and VN-Tag `ver` / E-Tag ext bits checked under one mask, the
 //!   inner EtherType against the five tag TPIDs, one `ptest` for all;
 //!   the tag header goes to `meta` with one 8-byte store; the 12 MAC bytes
-//!   move with an 8- and a 4-byte load and store.
+//!   move with an 8- and a 4-byte load and store. A one-segment frame
+//!   that needs padding (under 60 bytes once stripped, with the tailroom)
+//!   gets its zeros from three masked 16-byte stores (lanes before the
+//!   old end keep their bytes).
 //!
 //! Packets go in unrolled groups of 4 (fast paths first, then the scalar
 //! path for the ones that need it), then a tail. Every function here is
@@ -28,9 +31,9 @@
 //! checking the CPU once.
 
 use core::arch::x86_64::{
-    __m128i, _MM_HINT_T0, _mm_and_si128, _mm_cmpeq_epi16, _mm_insert_epi32, _mm_loadu_si128,
-    _mm_movemask_epi8, _mm_or_si128, _mm_prefetch, _mm_shuffle_epi8, _mm_storel_epi64,
-    _mm_storeu_si128, _mm_testz_si128, _mm_xor_si128,
+    __m128i, _MM_HINT_T0, _mm_and_si128, _mm_cmpeq_epi16, _mm_cmpgt_epi8, _mm_insert_epi32,
+    _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_prefetch, _mm_set1_epi8,
+    _mm_shuffle_epi8, _mm_storel_epi64, _mm_storeu_si128, _mm_testz_si128, _mm_xor_si128,
 };
 
 use super::buf::PacketBuf;
@@ -174,15 +177,10 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
 ) -> bool {
     let t = K::TAG_LEN;
     // 16 bytes from offset 12 in the first segment (the whole tag and the
-    // inner EtherType, whatever the kind), and with PAD no padding needed
-    // (data_len <= pkt_len): anything else takes the scalar path.
-    let min = if PAD && MIN_FRAME_LEN + t > MAC_LEN + 16 {
-        MIN_FRAME_LEN + t
-    } else {
-        MAC_LEN + 16
-    };
+    // inner EtherType, whatever the kind): anything shorter takes the
+    // scalar path.
     let h = b.head();
-    if h.data_len >= min {
+    if h.data_len >= MAC_LEN + 16 {
         // SAFETY: the first segment holds at least 28 bytes, so
         // h.data + 12 .. + 28 is readable. SSE4.1 is the caller's contract.
         let (w, ok) = unsafe {
@@ -202,33 +200,80 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
         // SAFETY: SSE4.1 is the caller's contract; 16-byte constant loads.
         let tpid_ok = K::FAST_MASK[0] != 0
             || unsafe { is_tag_tpid_in(w, &const { broadcast16(0) }, &STAG_TPIDS) };
-        if ok && tpid_ok {
-            // Every scalar check passes: the whole tag and inner EtherType
-            // in the first segment, TPID, ver / ext, inner EtherType, no pad.
-            let p = h.data;
-            // SAFETY: the first segment holds at least 28 >= t + 12 bytes:
-            // the two loads (p .. p + 12) come before the stores to
-            // p + t .. p + t + 12. The meta store writes its 8 bytes (the
-            // header from the TPID, zeros past META_LEN). move_front gets
-            // this buffer's head and t <= data_len. SSE4.1 is the caller's
-            // contract.
-            unsafe {
-                let w = if K::META_LEN < 8 {
-                    _mm_and_si128(w, load_const(&const { meta_mask(K::META_LEN) }))
-                } else {
-                    w
-                };
-                _mm_storel_epi64(meta.bytes_mut().as_mut_ptr().cast::<__m128i>(), w);
-                let lo = core::ptr::read_unaligned(p.cast::<u64>());
-                let hi = core::ptr::read_unaligned(p.add(8).cast::<u32>());
-                core::ptr::write_unaligned(p.add(t + 8).cast::<u32>(), hi);
-                core::ptr::write_unaligned(p.add(t).cast::<u64>(), lo);
-                b.move_front(&h, t as isize);
-            }
-            return true;
+        if !(ok && tpid_ok) {
+            return false;
         }
+        // With PAD, a frame under 60 bytes after the strip is padded here
+        // when it is one segment with the tailroom (as the scalar check
+        // requires); otherwise the scalar path finds `no_tailroom`.
+        let pad = if PAD && h.data_len < MIN_FRAME_LEN + t {
+            let need = (MIN_FRAME_LEN + t).saturating_sub(h.pkt_len);
+            if need != 0 && (!b.is_contiguous() || b.tailroom() < need) {
+                return false;
+            }
+            need
+        } else {
+            0
+        };
+        // Every scalar check passes: the whole tag and inner EtherType in
+        // the first segment, TPID, ver / ext, inner EtherType, and the
+        // padding fits.
+        let p = h.data;
+        // SAFETY: the first segment holds at least 28 >= t + 12 bytes: the
+        // two loads (p .. p + 12) come before the stores to p + t .. p + t
+        // + 12. The meta store writes its 8 bytes (the header from the
+        // TPID, zeros past META_LEN). move_front gets this buffer's head
+        // and t <= data_len. SSE4.1 is the caller's contract.
+        unsafe {
+            let w = if K::META_LEN < 8 {
+                _mm_and_si128(w, load_const(&const { meta_mask(K::META_LEN) }))
+            } else {
+                w
+            };
+            _mm_storel_epi64(meta.bytes_mut().as_mut_ptr().cast::<__m128i>(), w);
+            let lo = core::ptr::read_unaligned(p.cast::<u64>());
+            let hi = core::ptr::read_unaligned(p.add(8).cast::<u32>());
+            core::ptr::write_unaligned(p.add(t + 8).cast::<u32>(), hi);
+            core::ptr::write_unaligned(p.add(t).cast::<u64>(), lo);
+            b.move_front(&h, t as isize);
+        }
+        if pad != 0 {
+            // SAFETY: one segment of data_len bytes with at least `pad`
+            // bytes of tailroom, so p .. p + t + 60 (= data_len + pad) is
+            // inside the buffer; the three blocks cover p + t + 12 .. p +
+            // t + 60, after the moved MACs. SSE4.1 is the caller's
+            // contract.
+            unsafe { zero_tail(p, t + MAC_LEN, h.data_len) };
+            // SAFETY: one segment; the stripped frame has data_len - t
+            // bytes and 60 - (data_len - t) = pad <= tailroom.
+            unsafe { b.grow_to(MIN_FRAME_LEN) };
+        }
+        return true;
     }
     false
+}
+
+/// Zeros the bytes from `end` to `at + 48` (offsets from `p`) and leaves
+/// those before `end` as they are: three 16-byte blocks from `at`, each
+/// loaded, masked to the lanes before `end`, and stored (no byte outside
+/// `at .. at + 48` is touched, so the result is the scalar padding's).
+///
+/// # Safety
+/// `p + at .. p + at + 48` is readable and writable; SSE4.1.
+#[inline(always)]
+unsafe fn zero_tail(p: *mut u8, at: usize, end: usize) {
+    const LANES: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    for blk in 0..3 {
+        let o = at + 16 * blk;
+        // Lanes to keep: o + i < end, i.e. i < end - o (clamped to -1..=16).
+        let keep = (end as isize - o as isize).clamp(-1, 16) as i8;
+        // SAFETY: p + o .. p + o + 16 is inside the caller's range.
+        unsafe {
+            let q = p.add(o).cast::<__m128i>();
+            let mask = _mm_cmpgt_epi8(_mm_set1_epi8(keep), load_const(&LANES));
+            _mm_storeu_si128(q, _mm_and_si128(_mm_loadu_si128(q), mask));
+        }
+    }
 }
 
 /// The scalar path of one decap: the reason, or the scalar edit.
