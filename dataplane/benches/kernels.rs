@@ -1,6 +1,8 @@
 //! Criterion bench of the burst kernels: ns per packet on a 32-packet burst
 //! of 64-byte frames in [`TestBuf`]s, for each tag kind x {encap, decap} x
-//! each ISA this CPU supports.
+//! each ISA this CPU supports; and `decap_pad`: decap with padding of
+//! 60-byte tagged frames (a minimum-size frame on the wire, FCS stripped),
+//! which are under 60 bytes once stripped and get padded back to 60.
 //!
 //! Each iteration first puts the burst back as it was (cheap: encap resets
 //! three offsets per buffer; decap also rewrites the 12 + TAG_LEN header
@@ -29,44 +31,59 @@ use vfex_dataplane::wire::{ETagRepr, EtherType, STagRepr, VnTagRepr};
 
 const BURST: usize = 32;
 const FRAME_LEN: usize = 64;
+/// The tagged frames of `decap_pad`: a 64-byte wire frame without its FCS.
+const MIN_LEN: usize = 60;
 /// DPDK's RTE_PKTMBUF_HEADROOM.
 const HEADROOM: usize = 128;
 const TAILROOM: usize = 64;
 /// Copies of the burst used in turn.
 const SETS: usize = 4;
 
-/// A 64-byte IPv4 frame; with `tag`, the tag bytes sit after the MACs and
-/// the frame is still 64 bytes long.
-fn frame(i: usize, tag: Option<&[u8]>) -> Vec<u8> {
+/// A `len`-byte IPv4 frame; with `tag`, the tag bytes sit after the MACs
+/// and the frame is still `len` bytes long.
+fn frame(i: usize, tag: Option<&[u8]>, len: usize) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0, i as u8, 0x02, 0, 0, 0, 1, i as u8];
     if let Some(t) = tag {
         f.extend_from_slice(t);
     }
     f.extend_from_slice(&[0x08, 0x00]);
-    f.resize(FRAME_LEN, 0x45);
+    f.resize(len, 0x45);
     f
 }
 
-/// vEth index per packet, untagged burst, tagged headers, tagged burst.
-type Bursts = (Vec<u16>, Vec<TestBuf>, Vec<Vec<u8>>, Vec<TestBuf>);
+/// vEth index per packet, untagged burst, tagged headers, tagged burst,
+/// tagged burst of MIN_LEN-byte frames.
+type Bursts = (
+    Vec<u16>,
+    Vec<TestBuf>,
+    Vec<Vec<u8>>,
+    Vec<TestBuf>,
+    Vec<TestBuf>,
+);
 
 fn bursts<K: TagKind>(table: &[TagBytes<K>]) -> Bursts {
     // Runs of 8 packets per vEth.
     let veth: Vec<u16> = (0..BURST).map(|i| (i / 8 % table.len()) as u16).collect();
     let plain: Vec<TestBuf> = (0..BURST)
-        .map(|i| TestBuf::new(&frame(i, None), HEADROOM, TAILROOM))
+        .map(|i| TestBuf::new(&frame(i, None, FRAME_LEN), HEADROOM, TAILROOM))
         .collect();
     let headers: Vec<Vec<u8>> = (0..BURST)
-        .map(|i| frame(i, Some(table[usize::from(veth[i])].as_bytes()))[..14 + K::TAG_LEN].to_vec())
-        .collect();
-    let tagged: Vec<TestBuf> = (0..BURST)
         .map(|i| {
-            let mut f = frame(i, None);
-            f[..headers[i].len()].copy_from_slice(&headers[i]);
-            TestBuf::new(&f, HEADROOM, TAILROOM)
+            frame(i, Some(table[usize::from(veth[i])].as_bytes()), FRAME_LEN)[..14 + K::TAG_LEN]
+                .to_vec()
         })
         .collect();
-    (veth, plain, headers, tagged)
+    let tagged_len = |len: usize| -> Vec<TestBuf> {
+        (0..BURST)
+            .map(|i| {
+                let mut f = frame(i, None, len);
+                f[..headers[i].len()].copy_from_slice(&headers[i]);
+                TestBuf::new(&f, HEADROOM, TAILROOM)
+            })
+            .collect()
+    };
+    let (tagged, short) = (tagged_len(FRAME_LEN), tagged_len(MIN_LEN));
+    (veth, plain, headers, tagged, short)
 }
 
 /// Puts an encapsulated burst back (offsets only: the bytes at the old
@@ -77,19 +94,27 @@ fn reset_encap(pkts: &mut [TestBuf]) {
     }
 }
 
-/// Puts a decapsulated burst back: offsets and the tagged header.
-fn reset_decap(pkts: &mut [TestBuf], headers: &[Vec<u8>]) {
+/// Puts a decapsulated burst of `len`-byte frames back: offsets, length
+/// and the tagged header (padding zeros past the old end stay: decap does
+/// not read them).
+fn reset_decap(pkts: &mut [TestBuf], headers: &[Vec<u8>], len: usize) {
     for (b, h) in pkts.iter_mut().zip(headers) {
-        b.reset(HEADROOM, FRAME_LEN, None);
+        b.reset(HEADROOM, len, None);
         b.write_storage(HEADROOM, h);
     }
+}
+
+/// [`reset_decap`] for the MIN_LEN-byte frames of `decap_pad`.
+fn reset_short_burst(pkts: &mut [TestBuf], headers: &[Vec<u8>]) {
+    reset_decap(pkts, headers, MIN_LEN);
 }
 
 fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
     let mut g = c.benchmark_group(K::NAME);
     g.throughput(Throughput::Elements(BURST as u64));
-    let (veth, plain, headers, tagged) = bursts(table);
-    let reset_decap = |pkts: &mut [TestBuf]| reset_decap(pkts, &headers);
+    let (veth, plain, headers, tagged, short) = bursts(table);
+    let reset_decap = |pkts: &mut [TestBuf]| reset_decap(pkts, &headers, FRAME_LEN);
+    let reset_short = |pkts: &mut [TestBuf]| reset_short_burst(pkts, &headers);
 
     // Several copies of the burst, used in turn: the kernel runs on one
     // copy and then resets it, so the reset's stores are long retired when
@@ -99,6 +124,7 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
     // apart, identical code measured up to 1.5x apart.
     let mut plain_sets = vec![plain.clone(); SETS];
     let mut tagged_sets = vec![tagged.clone(); SETS];
+    let mut short_sets = vec![short.clone(); SETS];
     let mut k_set = 0;
     let sets = &mut plain_sets;
     g.bench_function("encap/reset", |bch| {
@@ -112,6 +138,13 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
         bch.iter(|| {
             k_set = (k_set + 1) % SETS;
             reset_decap(black_box(&mut sets[k_set]))
+        })
+    });
+    let sets = &mut short_sets;
+    g.bench_function("decap_pad/reset", |bch| {
+        bch.iter(|| {
+            k_set = (k_set + 1) % SETS;
+            reset_short(black_box(&mut sets[k_set]))
         })
     });
 
@@ -141,6 +174,26 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
             })
         });
         assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
+
+        let sets = &mut short_sets;
+        g.bench_function(format!("decap_pad/{isa}"), |bch| {
+            bch.iter(|| {
+                k_set = (k_set + 1) % SETS;
+                let pkts = &mut sets[k_set];
+                k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, true);
+                reset_short(pkts);
+            })
+        });
+        assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
+        // The rows measure what they say: every frame stripped and padded
+        // back to 60 bytes with TAG_LEN zeros.
+        let mut once = short.clone();
+        assert_eq!(k.decap::<K, _>(&mut once, &mut meta, &mut next, true), 0);
+        assert!(
+            once.iter().all(|b| b.frame().len() == MIN_LEN
+                && b.frame()[MIN_LEN - K::TAG_LEN..].iter().all(|x| *x == 0)),
+            "{isa}: padded to 60"
+        );
     }
     g.finish();
 }
@@ -208,13 +261,15 @@ fn min(v: &[f64]) -> f64 {
 
 /// `--interleaved`: every ISA in turn on the same bursts; fastest round.
 fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
-    let (veth, plain, headers, tagged) = bursts(table);
+    let (veth, plain, headers, tagged, short) = bursts(table);
     let isas: Vec<Option<Isa>> = Isa::supported().map(Some).chain([None]).collect();
     let mut enc = vec![Vec::new(); isas.len()];
     let mut dec = vec![Vec::new(); isas.len()];
     let mut uni = vec![Vec::new(); isas.len()];
+    let mut pad = vec![Vec::new(); isas.len()];
     let mut plain_sets = vec![plain; SETS];
     let mut tagged_sets = vec![tagged; SETS];
+    let mut short_sets = vec![short; SETS];
     let mut next = [Disposition::Ok; BURST];
     let mut meta = [TagHeader::<K>::default(); BURST];
     for _ in 0..ROUNDS {
@@ -240,7 +295,14 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
                 if let Some(k) = k {
                     k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, false);
                 }
-                reset_decap(black_box(pkts), &headers);
+                reset_decap(black_box(pkts), &headers, FRAME_LEN);
+            }));
+            pad[i].push(time_round(|it| {
+                let pkts = &mut short_sets[it % SETS];
+                if let Some(k) = k {
+                    k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, true);
+                }
+                reset_short_burst(black_box(pkts), &headers);
             }));
         }
     }
@@ -249,16 +311,19 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
     let uni_reset = min(&uni[last]);
     let (enc_scalar, dec_scalar) = (min(&enc[0]) - enc_reset, min(&dec[0]) - dec_reset);
     let uni_scalar = min(&uni[0]) - uni_reset;
+    let pad_reset = min(&pad[last]);
+    let pad_scalar = min(&pad[0]) - pad_reset;
     for (i, isa) in isas[..last].iter().enumerate() {
         let (e, d) = (min(&enc[i]) - enc_reset, min(&dec[i]) - dec_reset);
-        let u = min(&uni[i]) - uni_reset;
+        let (u, p) = (min(&uni[i]) - uni_reset, min(&pad[i]) - pad_reset);
         println!(
-            "{:6} {:7} encap {e:5.2} ns/pkt (x{:.2})   encap_uniform {u:5.2} ns/pkt (x{:.2})   decap {d:5.2} ns/pkt (x{:.2})",
+            "{:6} {:7} encap {e:5.2} ns/pkt (x{:.2})   encap_uniform {u:5.2} ns/pkt (x{:.2})   decap {d:5.2} ns/pkt (x{:.2})   decap_pad {p:5.2} ns/pkt (x{:.2})",
             K::NAME,
             isa.expect("an ISA").name(),
             enc_scalar / e,
             uni_scalar / u,
-            dec_scalar / d
+            dec_scalar / d,
+            pad_scalar / p
         );
     }
 }

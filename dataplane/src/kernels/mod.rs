@@ -76,12 +76,14 @@
 //! an AVX2 build of the same body; both are tested byte-identical to scalar
 //! on random bursts (`tests/kernels_equiv.rs`) and fuzzed (`fuzz/`).
 //! Measured (`cargo bench -p vfex-dataplane --bench kernels --
-//! --interleaved`, 64-byte frames, bursts of 32, 2-vCPU AMD EPYC VM at
-//! 2.25 GHz; ns per packet, SSE4.1 vs scalar): encap with a table
-//! VN-Tag 3.29 vs 5.36 (1.63x), E-Tag 3.24 vs 5.01 (1.55x), S-tag 3.00 vs
-//! 4.60 (1.53x); encap_uniform 2.46 vs 4.84 (1.97x), 2.50 vs 4.27 (1.71x),
-//! 2.35 vs 4.55 (1.93x); decap 3.08 vs 5.64 (1.83x), 3.14 vs 5.57 (1.77x),
-//! 3.33 vs 6.29 (1.89x). AVX2 measures the same as SSE4.1 (the algorithm
+//! --interleaved`, 64-byte frames, bursts of 32, 2-vCPU AMD EPYC VM,
+//! session 5; ns per packet, SSE4.1 vs scalar): encap with a table
+//! VN-Tag 3.60 vs 5.54 (1.54x), E-Tag 3.29 vs 5.27 (1.60x), S-tag 3.00 vs
+//! 5.28 (1.76x); encap_uniform 2.55 vs 5.34 (2.09x), 2.48 vs 4.45 (1.79x),
+//! 2.42 vs 4.47 (1.85x); decap 3.07 vs 6.18 (2.01x), 3.00 vs 6.29 (2.10x),
+//! 3.50 vs 7.16 (2.04x); decap with padding of 60-byte tagged frames
+//! (`decap_pad`) 6.12 vs 10.08 (1.65x), 5.83 vs 10.63 (1.82x), 6.17 vs
+//! 11.76 (1.91x). AVX2 measures the same as SSE4.1 (the algorithm
 //! is 128-bit; AVX2 only brings VEX encoding). The set is chosen once at
 //! start-up:
 //! [`Kernels::detect`] takes the best the CPU has, unless the environment

@@ -22,8 +22,8 @@
 //!   the tag header goes to `meta` with one 8-byte store; the 12 MAC bytes
 //!   move with an 8- and a 4-byte load and store. A one-segment frame
 //!   that needs padding (under 60 bytes once stripped, with the tailroom)
-//!   gets its zeros from three masked 16-byte stores (lanes before the
-//!   old end keep their bytes).
+//!   gets its zeros from masked 16-byte stores over the tail (lanes before
+//!   the old end keep their bytes; one store for a 64-byte wire frame).
 //!
 //! Packets go in unrolled groups of 4 (fast paths first, then the scalar
 //! path for the ones that need it), then a tail. Every function here is
@@ -240,7 +240,7 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
         if pad != 0 {
             // SAFETY: one segment of data_len bytes with at least `pad`
             // bytes of tailroom, so p .. p + t + 60 (= data_len + pad) is
-            // inside the buffer; the three blocks cover p + t + 12 .. p +
+            // inside the buffer; the blocks cover p + t + 12 .. p +
             // t + 60, after the moved MACs. SSE4.1 is the caller's
             // contract.
             unsafe { zero_tail(p, t + MAC_LEN, h.data_len) };
@@ -254,17 +254,22 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
 }
 
 /// Zeros the bytes from `end` to `at + 48` (offsets from `p`) and leaves
-/// those before `end` as they are: three 16-byte blocks from `at`, each
-/// loaded, masked to the lanes before `end`, and stored (no byte outside
-/// `at .. at + 48` is touched, so the result is the scalar padding's).
+/// those before `end` as they are: 16-byte blocks from `at + 32` down to
+/// the one holding `end`, each loaded, masked to the lanes before `end`,
+/// and stored; blocks wholly before `end` are not touched (a 64-byte wire
+/// frame needs only the last). No byte outside `at .. at + 48` is written,
+/// so the result is the scalar padding's.
 ///
 /// # Safety
 /// `p + at .. p + at + 48` is readable and writable; SSE4.1.
 #[inline(always)]
 unsafe fn zero_tail(p: *mut u8, at: usize, end: usize) {
     const LANES: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-    for blk in 0..3 {
+    for blk in (0..3).rev() {
         let o = at + 16 * blk;
+        if o + 16 <= end {
+            break;
+        }
         // Lanes to keep: o + i < end, i.e. i < end - o (clamped to -1..=16).
         let keep = (end as isize - o as isize).clamp(-1, 16) as i8;
         // SAFETY: p + o .. p + o + 16 is inside the caller's range.
