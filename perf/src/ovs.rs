@@ -289,6 +289,7 @@ pub fn run(env: &Env, setup: &Setup, ops: [OvsOp; 2]) -> Result<Measurement> {
         &|sock: &Path| Ok((devargs(env, setup, sock)?, flows(ops))),
         512,
         None,
+        &[],
     )
 }
 
@@ -312,13 +313,31 @@ pub fn run_role(env: &Env, setup: &Setup, job: &roles::RoleJob) -> Result<Measur
     let mem = if files.frames > 16384 { 2048 } else { 512 };
     // NORMAL installs one datapath flow per (in_port, source, destination).
     let settle = (job.kind == roles::RoleKind::Bridge).then_some(files.frames);
+    // NORMAL's MAC table holds 2048 entries unless told otherwise, and
+    // past that it evicts one entry per new MAC (and revalidates flows):
+    // room for every source MAC the files carry, as vfex's table has.
+    let bridge_opts = match job.kind {
+        roles::RoleKind::Station | roles::RoleKind::Bridge => vec![format!(
+            "other_config:mac-table-size={}",
+            mac_table_size(files.frames)
+        )],
+        _ => Vec::new(),
+    };
     run_plan(
         env,
         setup,
         &|_: &Path| Ok((devs.clone(), fl.clone())),
         mem,
         settle,
+        &bridge_opts,
     )
+}
+
+/// OVS's `mac-table-size` for files of `frames` frames (each from its own
+/// source MAC at most): twice that, within OVS's 10..=1 000 000 and not
+/// below its default of 2048.
+fn mac_table_size(frames: usize) -> usize {
+    (2 * frames).clamp(2048, 1_000_000)
 }
 
 /// Devices and flows of one OVS run, given the memif socket path.
@@ -330,6 +349,7 @@ fn run_plan(
     plan: &Plan<'_>,
     socket_mem: u32,
     settle_flows: Option<usize>,
+    bridge_opts: &[String],
 ) -> Result<Measurement> {
     let a = &env.args;
     let name = env.unique("ovs");
@@ -457,7 +477,7 @@ fn run_plan(
         bail!("ovs-vswitchd did not initialise DPDK: {}", tail.join(" | "));
     }
     let nq = setup.rxq().max(2).to_string();
-    ovs.vsctl(&[
+    let mut add_br = vec![
         "add-br",
         "br0",
         "--",
@@ -466,7 +486,9 @@ fn run_plan(
         "br0",
         "datapath_type=netdev",
         "protocols=OpenFlow10,OpenFlow13",
-    ])?;
+    ];
+    add_br.extend(bridge_opts.iter().map(String::as_str));
+    ovs.vsctl(&add_br)?;
     for (i, d) in devs.iter().enumerate() {
         let dev = d.split(',').next().unwrap_or_default();
         ovs.vsctl(&[
@@ -600,6 +622,10 @@ mod tests {
         );
         assert_eq!(label([OvsOp::Push, OvsOp::Pop]), "push_vlan/pop_vlan");
         assert_eq!(label([OvsOp::Normal; 2]), "NORMAL");
+        // NORMAL's MAC table: room for every source, within OVS's range.
+        assert_eq!(mac_table_size(4), 2048);
+        assert_eq!(mac_table_size(65_792), 131_584);
+        assert_eq!(mac_table_size(800_000), 1_000_000);
         assert_eq!(cpu_mask(1, 1), "0x2");
         assert_eq!(cpu_mask(1, 8), "0x1fe");
     }
