@@ -28,10 +28,8 @@ use crate::options::Options;
 use crate::run::RunError;
 use crate::shell::{self, PortSel, PortShow, ShellCmd};
 
-/// Learned MACs the bridge holds (64K at half load: the table is
-/// two-choice hashed, so it fills up before every slot is taken), and how
-/// long an idle one stays.
-const LEARN_CAPACITY: usize = 131072;
+/// How long an idle learned MAC stays. (The table's size is the
+/// configuration's `mac_table_size`.)
 const MAC_AGE_S: u32 = 300;
 /// Counter blocks per worker: vEths beyond share one overflow block.
 const VETH_BLOCKS: usize = 4096;
@@ -157,6 +155,7 @@ pub fn run(
     // mappings (e.g. 0@1,1@0).
     let hk = eal.lcore_cpu(eal.main_lcore());
     let worker_cores: Vec<usize> = lcores.iter().map(|l| eal.lcore_cpu(*l)).collect();
+    let learn_slots = cfg.mac_table_slots();
     let (mut control, mut rcu) = spawn_control(cfg, hk, &worker_cores, &opts.sysfs_root)
         .map_err(|e| RunError::Usage(anyhow!("{e}")))?;
     let compiled = match control.call(Command::ShowTables) {
@@ -255,7 +254,7 @@ pub fn run(
         )
     };
     register_telemetry(&compiled, &rcu)?;
-    let learn = Arc::new(LearnTable::new(LEARN_CAPACITY, VETH_BLOCKS));
+    let learn = Arc::new(LearnTable::new(learn_slots, VETH_BLOCKS));
     let mut sh = Shell::new(opts)?;
     let start = Instant::now();
     let mut forwarding = true;
@@ -832,7 +831,12 @@ impl Shell {
             ShellCmd::ShowMacTable => {
                 let tables = ctx.rcu.load();
                 let e = ctx.learn.entries();
-                println!("{} learned MACs (bridge); configured VM MACs:", e.len());
+                println!(
+                    "{} learned MACs (bridge; {} slots, {} times a MAC was not learned: its buckets were full); configured VM MACs:",
+                    e.len(),
+                    ctx.learn.capacity(),
+                    ctx.learn.full()
+                );
                 for (mac, vlan, v, seen) in e {
                     let n = tables.veth(v).map(|x| x.cfg.name.as_str()).unwrap_or("?");
                     println!("  {mac}  vlan {vlan:<4}  veth {n}  seen {seen}");

@@ -1097,6 +1097,10 @@ save config {saved}\nshow config\n",
         "{out}"
     );
     assert!(out.contains("  02:00:00:00:01:01  veth web1"), "{out}");
+    assert!(
+        out.contains("0 learned MACs (bridge; 131072 slots, 0 times a MAC was not learned"),
+        "show mac-table: {out}"
+    );
     assert!(out.contains("  grp id 5000 members web1, web2"), "{out}");
     assert!(out.contains("Forward statistics"), "{out}");
     assert!(

@@ -431,6 +431,7 @@ fn decode(cx: &mut Cx, root: &DeTable<'_>, text: &str) -> Option<Config> {
         &[
             "role",
             "encap",
+            "mac_table_size",
             "ports",
             "profiles",
             "veths",
@@ -475,6 +476,20 @@ fn decode(cx: &mut Cx, root: &DeTable<'_>, text: &str) -> Option<Config> {
             );
         }
     }
+
+    // Every role keeps it (a `set role` while stopped keeps the learned
+    // table the process started with); only the controlling bridge learns.
+    let mac_table_size = top.get("mac_table_size").and_then(|v| {
+        let r = &crate::model::MAC_TABLE_SIZE_RANGE;
+        as_int(
+            cx,
+            v,
+            "mac_table_size",
+            i128::from(*r.start()),
+            i128::from(*r.end()),
+        )
+        .map(|n| n as u32)
+    });
 
     let section = |cx: &mut Cx, key: &str| -> Vec<(String, Span, Tbl<'_, '_>)> {
         let Some(v) = top.get(key) else {
@@ -879,6 +894,7 @@ fn decode(cx: &mut Cx, root: &DeTable<'_>, text: &str) -> Option<Config> {
     Some(Config {
         role,
         encap,
+        mac_table_size,
         ports,
         profiles,
         veths,

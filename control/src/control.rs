@@ -293,6 +293,7 @@ impl Control {
         let empty = Config {
             role: config.role,
             encap: config.encap,
+            mac_table_size: config.mac_table_size,
             ports: Default::default(),
             profiles: Default::default(),
             veths: Default::default(),
@@ -338,6 +339,13 @@ impl Control {
                 msgs.join("\n")
             )
         })?;
+        // The learned table is allocated once, when the process starts.
+        if new.mac_table_slots() != self.config.mac_table_slots() {
+            return Err(format!(
+                "mac_table_size cannot change while vfex runs (the learned MAC table was allocated at start with {} slots): change it in the file and restart vfex",
+                self.config.mac_table_slots()
+            ));
+        }
         let (vfs, undo) = self.apply_hw(&new)?;
         let mut compiled = match compile(&new, &vfs) {
             Ok(c) => c,

@@ -636,6 +636,11 @@ pub struct Config {
     pub role: Role,
     /// Encapsulation on the tagged links.
     pub encap: Encap,
+    /// Slots of the learned MAC table (default [`DEFAULT_MAC_TABLE_SIZE`]),
+    /// allocated at start and fixed while the process runs; only the
+    /// controlling bridge learns, other roles keep the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_table_size: Option<u32>,
     /// Ports by name.
     pub ports: BTreeMap<String, Port>,
     /// Port profiles by name.
@@ -652,7 +657,18 @@ pub struct Config {
     pub sriov: Vec<SriovPf>,
 }
 
+/// Slots of the controlling bridge's learned MAC table when the file does
+/// not say (64K MACs at half load: the table is two-choice hashed).
+pub const DEFAULT_MAC_TABLE_SIZE: u32 = 131_072;
+/// The `mac_table_size` values accepted (16 B a slot: 16 KiB to 256 MiB).
+pub const MAC_TABLE_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1024..=16_777_216;
+
 impl Config {
+    /// Slots of the learned MAC table (controlling bridge).
+    pub fn mac_table_slots(&self) -> usize {
+        self.mac_table_size.unwrap_or(DEFAULT_MAC_TABLE_SIZE) as usize
+    }
+
     /// The vEth's tag id under this config's encapsulation.
     pub fn veth_id(&self, v: &Veth) -> Option<u16> {
         match self.encap {

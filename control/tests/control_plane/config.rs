@@ -211,6 +211,53 @@ fn bad_configs_report_position_and_expectation() {
 }
 
 #[test]
+fn mac_table_size_is_checked_and_kept() {
+    let text = std::fs::read_to_string(examples_dir().join("controlling-bridge.toml")).unwrap();
+    let line = "mac_table_size = 131072";
+    assert!(text.contains(line), "the example shows the key");
+    let at = text.lines().position(|l| l.starts_with(line)).unwrap() + 1;
+    let c = config::parse("b.toml", &text.replace(line, "mac_table_size = 262144")).unwrap();
+    assert_eq!(c.mac_table_slots(), 262_144);
+    assert_eq!(config::parse("saved", &c.to_toml()).unwrap(), c);
+    // Not set: the default.
+    let c = config::parse("b.toml", &text.replace(line, "")).unwrap();
+    assert_eq!(
+        (c.mac_table_size, c.mac_table_slots()),
+        (None, DEFAULT_MAC_TABLE_SIZE as usize)
+    );
+    for (v, msg) in [
+        (
+            "512",
+            "mac_table_size 512 is out of range: expected 1024..=16777216",
+        ),
+        ("16777217", "mac_table_size 16777217 is out of range"),
+        (
+            "\"big\"",
+            "mac_table_size: expected an integer in 1024..=16777216, found the string \"big\"",
+        ),
+    ] {
+        let e = errors(&text.replace(line, &format!("mac_table_size = {v}")));
+        assert!(
+            e.0.iter()
+                .any(|x| x.line == at && x.col == 18 && x.msg.contains(msg)),
+            "{v}: {e}"
+        );
+    }
+    // Other roles keep it (a `set role` while stopped keeps the table the
+    // process started with).
+    let c = config::parse(
+        "t.toml",
+        &BASE.replacen(
+            "encap = \"vntag\"\n",
+            "encap = \"vntag\"\nmac_table_size = 4096\n",
+            1,
+        ),
+    )
+    .unwrap();
+    assert_eq!(c.mac_table_slots(), 4096);
+}
+
+#[test]
 fn role_and_encap_checks() {
     let e = errors(&BASE.replace("encap = \"vntag\"", "encap = \"stag\""));
     assert!(e.0.iter().any(|e| e.line == 2 && e.msg.contains("encap \"stag\" does not fit role \"port-extender\": expected \"vntag\" or \"etag\"")), "{e}");

@@ -576,6 +576,32 @@ fn load_and_save_config() {
 }
 
 #[test]
+fn mac_table_size_cannot_change_while_running() {
+    let rig = start("controlling-bridge.toml");
+    let h = &rig.handle;
+    let n = rig.rec.count();
+    let text = std::fs::read_to_string(examples_dir().join("controlling-bridge.toml")).unwrap();
+    let e = err(h.call(Command::LoadConfigText {
+        name: "bigger.toml".into(),
+        text: text.replace("mac_table_size = 131072", "mac_table_size = 262144"),
+    }));
+    assert!(
+        e.contains("mac_table_size cannot change while vfex runs (the learned MAC table was allocated at start with 131072 slots)"),
+        "{e}"
+    );
+    assert_eq!(rig.rec.count(), n, "nothing published");
+    assert!(show(h).contains("mac_table_size = 131072"), "{}", show(h));
+    // The same size written as the default, and other edits, still load.
+    ok(h.call(Command::LoadConfigText {
+        name: "same.toml".into(),
+        text: text
+            .replace("mac_table_size = 131072", "")
+            .replace("vif = 2", "vif = 3"),
+    }));
+    assert_eq!(rig.rec.count(), n + 1);
+}
+
+#[test]
 fn periodic_reconcile_runs_by_itself() {
     let (kernel, nl) = fake_host(8);
     let cfg = config::load(&examples_dir().join("port-extender.toml")).unwrap();
