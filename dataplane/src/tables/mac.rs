@@ -22,7 +22,8 @@
 //! vEth or the second changed, so steady traffic does not bounce cache
 //! lines between workers. A full pair of buckets means the MAC is not
 //! learned (frames to it are flooded), counted by [`LearnTable::full`]:
-//! size the table at about four times the MACs expected (measured: 64K
+//! size the table (`mac_table_size` in the configuration) at about four
+//! times the MACs expected (measured: 64K
 //! MACs in 128K slots left 14 unlearned, in 256K slots none).
 //!
 //! Ageing ([`LearnTable::age`], called by the control thread) marks an old
