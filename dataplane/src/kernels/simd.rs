@@ -204,9 +204,9 @@ unsafe fn decap_fast<K: TagKind, B: PacketBuf, const PAD: bool>(
             return false;
         }
         // With PAD, a frame under 60 bytes after the strip is padded here
-        // when it is one segment (whose lengths agree) with the tailroom,
-        // as the scalar check requires; otherwise the scalar path finds
-        // `no_tailroom` (or pads whatever it is given).
+        // when it is one segment with the tailroom, as the scalar check
+        // requires, and its two lengths agree; anything else goes to the
+        // scalar path, which pads it or finds `no_tailroom`.
         let pad = if PAD && h.data_len < MIN_FRAME_LEN + t {
             let need = (MIN_FRAME_LEN + t).saturating_sub(h.pkt_len);
             if need != 0 && (h.pkt_len != h.data_len || !b.is_contiguous() || b.tailroom() < need) {
