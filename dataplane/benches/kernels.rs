@@ -104,17 +104,10 @@ fn reset_decap(pkts: &mut [TestBuf], headers: &[Vec<u8>], len: usize) {
     }
 }
 
-/// [`reset_decap`] for the MIN_LEN-byte frames of `decap_pad`.
-fn reset_short_burst(pkts: &mut [TestBuf], headers: &[Vec<u8>]) {
-    reset_decap(pkts, headers, MIN_LEN);
-}
-
 fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
     let mut g = c.benchmark_group(K::NAME);
     g.throughput(Throughput::Elements(BURST as u64));
     let (veth, plain, headers, tagged, short) = bursts(table);
-    let reset_decap = |pkts: &mut [TestBuf]| reset_decap(pkts, &headers, FRAME_LEN);
-    let reset_short = |pkts: &mut [TestBuf]| reset_short_burst(pkts, &headers);
 
     // Several copies of the burst, used in turn: the kernel runs on one
     // copy and then resets it, so the reset's stores are long retired when
@@ -123,8 +116,11 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
     // addresses, so the same cache and 4K-aliasing behaviour): allocated
     // apart, identical code measured up to 1.5x apart.
     let mut plain_sets = vec![plain.clone(); SETS];
-    let mut tagged_sets = vec![tagged.clone(); SETS];
-    let mut short_sets = vec![short.clone(); SETS];
+    // The decap rows: name, bursts, frame length, padding.
+    let mut decaps = [
+        ("decap", vec![tagged.clone(); SETS], FRAME_LEN, false),
+        ("decap_pad", vec![short.clone(); SETS], MIN_LEN, true),
+    ];
     let mut k_set = 0;
     let sets = &mut plain_sets;
     g.bench_function("encap/reset", |bch| {
@@ -133,20 +129,14 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
             reset_encap(black_box(&mut sets[k_set]))
         })
     });
-    let sets = &mut tagged_sets;
-    g.bench_function("decap/reset", |bch| {
-        bch.iter(|| {
-            k_set = (k_set + 1) % SETS;
-            reset_decap(black_box(&mut sets[k_set]))
-        })
-    });
-    let sets = &mut short_sets;
-    g.bench_function("decap_pad/reset", |bch| {
-        bch.iter(|| {
-            k_set = (k_set + 1) % SETS;
-            reset_short(black_box(&mut sets[k_set]))
-        })
-    });
+    for (name, sets, len, _) in &mut decaps {
+        g.bench_function(format!("{name}/reset"), |bch| {
+            bch.iter(|| {
+                k_set = (k_set + 1) % SETS;
+                reset_decap(black_box(&mut sets[k_set]), &headers, *len)
+            })
+        });
+    }
 
     for isa in Isa::supported() {
         let k = Kernels::new(isa).expect("supported");
@@ -163,28 +153,18 @@ fn bench_kind<K: TagKind>(c: &mut Criterion, table: &[TagBytes<K>]) {
         });
         assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
 
-        let sets = &mut tagged_sets;
         let mut meta = [TagHeader::<K>::default(); BURST];
-        g.bench_function(format!("decap/{isa}"), |bch| {
-            bch.iter(|| {
-                k_set = (k_set + 1) % SETS;
-                let pkts = &mut sets[k_set];
-                k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, false);
-                reset_decap(pkts);
-            })
-        });
-        assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
-
-        let sets = &mut short_sets;
-        g.bench_function(format!("decap_pad/{isa}"), |bch| {
-            bch.iter(|| {
-                k_set = (k_set + 1) % SETS;
-                let pkts = &mut sets[k_set];
-                k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, true);
-                reset_short(pkts);
-            })
-        });
-        assert!(next.iter().all(|d| d.is_ok()), "{isa}: {next:?}");
+        for (name, sets, len, pad) in &mut decaps {
+            g.bench_function(format!("{name}/{isa}"), |bch| {
+                bch.iter(|| {
+                    k_set = (k_set + 1) % SETS;
+                    let pkts = &mut sets[k_set];
+                    k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, *pad);
+                    reset_decap(pkts, &headers, *len);
+                })
+            });
+            assert!(next.iter().all(|d| d.is_ok()), "{isa} {name}: {next:?}");
+        }
         // The rows measure what they say: every frame stripped and padded
         // back to 60 bytes with TAG_LEN zeros.
         let mut once = short.clone();
@@ -302,7 +282,7 @@ fn interleaved_kind<K: TagKind>(table: &[TagBytes<K>]) {
                 if let Some(k) = k {
                     k.decap::<K, _>(black_box(&mut pkts[..]), &mut meta, &mut next, true);
                 }
-                reset_short_burst(black_box(pkts), &headers);
+                reset_decap(black_box(pkts), &headers, MIN_LEN);
             }));
         }
     }
