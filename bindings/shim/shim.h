@@ -22,6 +22,7 @@
 #include <rte_eth_ring.h>
 #include <rte_telemetry.h>
 #include <rte_pdump.h>
+#include <rte_acl.h>
 
 uint16_t vfex_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vfex_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);

@@ -18,13 +18,24 @@
 //! extender, list `id` on the uplink; on a bridge, a flood list for the
 //! members' common access VLAN (untagged copies), or for VLAN 1 when the
 //! members do not share one access VLAN.
+//!
+//! A vEth whose ingress ACL has [`CLASSIFIER_MIN_RULES`] rules or more gets
+//! DPDK's `rte_acl` as its batch classifier when the set is built while EAL
+//! runs (port extender and VEPA station: their bursts come from one vEth,
+//! so a burst's ACL-cache misses are decided in one call). vEths with the
+//! same ACL share one classifier. Without EAL (checking a configuration,
+//! unit tests) or if a build fails (with a warning), the misses are
+//! scanned: the decisions are the same either way.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use vfex_dataplane::dpdk::{self, Acl};
 use vfex_dataplane::tables::{
-    self, Action, CompiledRule, ExtKind, FloodList, PolicerParams, PortKind, Rcu, Role, StickyMacs,
-    Tables, TablesBuilder, VethConfig, VethRules, VlanSet,
+    self, AclClassifier, Action, CLASSIFIER_MIN_RULES, Classifier, CompiledRule, ExtKind,
+    FloodList, PolicerParams, PortKind, Rcu, Role, StickyMacs, Tables, TablesBuilder, VethConfig,
+    VethRules, VlanSet,
 };
 
 use crate::compile::{Compiled, TagId};
@@ -140,6 +151,7 @@ pub fn veth_rules(v: &crate::compile::CompiledVeth) -> Result<VethRules, String>
         learn_once,
         acl,
         acl_default: Action::Permit,
+        classifier: Classifier::default(),
         policer: r.policer.map(|p| PolicerParams {
             cir: (p.rate_bps / 8).max(1),
             cbs: p.burst_bytes.clamp(1, 1 << 31),
@@ -151,6 +163,37 @@ pub fn veth_rules(v: &crate::compile::CompiledVeth) -> Result<VethRules, String>
         egress_acl: Vec::new(),
         egress_acl_default: Action::Permit,
     })
+}
+
+/// Classifiers built for one table set, by (ACL, default).
+type Classifiers = HashMap<(Vec<CompiledRule>, Action), Classifier>;
+
+/// Gives a long ACL its `rte_acl` classifier (one per distinct ACL of the
+/// set) while EAL runs; see the module's notes.
+fn attach_classifier(r: &mut VethRules, built: &mut Classifiers, veth: &str) {
+    if r.acl.len() < CLASSIFIER_MIN_RULES {
+        return;
+    }
+    let key = (r.acl.clone(), r.acl_default);
+    if let Some(c) = built.get(&key) {
+        r.classifier = c.clone();
+        return;
+    }
+    match Acl::build(&r.acl, r.acl_default) {
+        Ok(acl) => {
+            let c = Classifier::new(Arc::new(acl) as Arc<dyn AclClassifier>);
+            r.classifier = c.clone();
+            built.insert(key, c);
+        }
+        Err(dpdk::Error::NotRunning) => {}
+        Err(e) => {
+            eprintln!(
+                "vfex: warning: vEth {veth}: no rte_acl classifier for its {}-rule ACL ({e}); its cache misses are scanned",
+                r.acl.len()
+            );
+            built.insert(key, Classifier::default());
+        }
+    }
 }
 
 /// The table set for `c`. `sticky`: the learned-once MACs of the set now
@@ -166,6 +209,8 @@ pub fn to_tables(c: &Compiled, sticky: Option<Arc<StickyMacs>>) -> Result<Tables
         b.port(i as u16, *k);
     }
     let mut index = Vec::with_capacity(c.veths.len());
+    let batches = matches!(role, Role::Extender(_) | Role::Station { .. });
+    let mut classifiers = HashMap::new();
     for v in &c.veths {
         let id = match v.tag {
             TagId::Vif(x) | TagId::Ecid(x) | TagId::Svid(x) => x,
@@ -174,6 +219,9 @@ pub fn to_tables(c: &Compiled, sticky: Option<Arc<StickyMacs>>) -> Result<Tables
         let mut cfg = VethConfig::new(&v.name, v.port as u16, id);
         cfg.macs = v.mac.iter().map(|m| m.0).collect();
         cfg.rules = veth_rules(v)?;
+        if batches {
+            attach_classifier(&mut cfg.rules, &mut classifiers, &v.name);
+        }
         index.push(b.veth(cfg));
     }
     // An ordinary bridge port without a vEth gets one.

@@ -490,6 +490,123 @@ fn acl_decisions_do_not_outlive_the_tables() {
 
 /// Station: port 0 uplink, ports 1..=3 VMs with MACs 1, 2, 3. Multichannel:
 /// VMs 1 and 2 on S-VID 2, VM 3 on S-VID 3.
+/// A classifier that decides as the scan (default permit) and counts its
+/// calls.
+#[derive(Debug)]
+struct CountingClassifier {
+    /// (rule, deny?)
+    rules: Vec<(CompiledRule, bool)>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl AclClassifier for CountingClassifier {
+    fn deny(&self, keys: &[vfex_dataplane::tables::rules::AclKey], deny: &mut [bool]) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for (k, d) in keys.iter().zip(deny) {
+            *d = self
+                .rules
+                .iter()
+                .find(|(r, _)| r.matches(k))
+                .is_some_and(|(_, deny)| *deny);
+        }
+    }
+}
+
+/// 40 rules: 39 permits of EtherTypes nobody sends, then a deny of ARP
+/// (default permit), with a counting classifier.
+fn long_acl() -> (VethRules, Arc<CountingClassifier>) {
+    let rule = |action, et| {
+        let r = AclRule {
+            action,
+            ethertype: Some(et),
+            ..AclRule::default()
+        };
+        (CompiledRule::compile(&r).unwrap(), action == Action::Deny)
+    };
+    let mut rules: Vec<(CompiledRule, bool)> = (0..39u16)
+        .map(|i| rule(Action::Permit, 0x9000 + i))
+        .collect();
+    rules.push(rule(Action::Deny, 0x0806));
+    let acl = rules.iter().map(|(r, _)| *r).collect();
+    let c = Arc::new(CountingClassifier {
+        rules,
+        calls: Default::default(),
+    });
+    let r = VethRules {
+        acl,
+        classifier: Classifier::new(c.clone()),
+        ..VethRules::default()
+    };
+    (r, c)
+}
+
+/// 24 frames of 24 flows and 8 ARPs, interleaved.
+fn mixed_burst() -> Vec<Vec<u8>> {
+    (0..32u8)
+        .map(|i| {
+            if i % 4 == 3 {
+                eth([0xff; 6], mac(1), 0x0806, 60)
+            } else {
+                eth(mac(100 + i), mac(1), 0x0800, 64)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_long_acls_classifier_decides_the_burst_on_the_extender() {
+    let (rules, c) = long_acl();
+    let mut e = vn_extender(|v| v[0].rules = rules);
+    let burst = mixed_burst();
+    let want: Vec<Vec<u8>> = burst
+        .iter()
+        .filter(|f| f[12..14] != [0x08, 0x06])
+        .map(|f| insert_at12(f, &vntag(false, false, 0, false, 10)))
+        .collect();
+    for round in 0..2 {
+        let o = run(&mut e, 1, &burst, 5);
+        assert_eq!(o.frames(0), want, "round {round}");
+        assert_eq!(o.drops(DropReason::AclDeny), 8);
+        // One call for the first burst's 25 new flows; then all hits.
+        assert_eq!(c.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+}
+
+#[test]
+fn a_long_acls_classifier_decides_the_burst_on_the_station() {
+    let (rules, c) = long_acl();
+    let mut b = TablesBuilder::new(
+        Role::Station {
+            multichannel: false,
+        },
+        2,
+    );
+    b.port(0, PortKind::Uplink);
+    let mut v = VethConfig::new("vm1", 1, 0);
+    v.macs = vec![mac(1)];
+    v.rules = rules;
+    b.veth(v);
+    let mut s = Station::new(
+        Rcu::new(b.build().unwrap()).reader(),
+        Kernels::scalar(),
+        HZ,
+        0,
+    );
+    let burst = mixed_burst();
+    let want: Vec<Vec<u8>> = burst
+        .iter()
+        .filter(|f| f[12..14] != [0x08, 0x06])
+        .cloned()
+        .collect();
+    for round in 0..2 {
+        let o = run(&mut s, 1, &burst, 2);
+        assert_eq!(o.frames(0), want, "round {round}");
+        assert_eq!(o.drops(DropReason::AclDeny), 8);
+        assert_eq!(c.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+}
+
 fn station(multichannel: bool) -> Station {
     let mut b = TablesBuilder::new(Role::Station { multichannel }, 4);
     b.port(0, PortKind::Uplink);

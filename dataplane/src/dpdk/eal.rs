@@ -11,6 +11,19 @@ const CLEANED: u8 = 3;
 
 static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 
+/// Held (read) by whatever frees EAL memory outside an [`Eal`] borrow
+/// ([`super::Acl`]: its contexts live in tables that any thread may drop
+/// last), and (write) by `rte_eal_cleanup`: a free never runs during or
+/// after the clean-up.
+static ALIVE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A guard under which EAL stays up, or `None` if it is not up (never
+/// initialised, or cleaned up).
+pub(crate) fn while_up() -> Option<std::sync::RwLockReadGuard<'static, ()>> {
+    let g = ALIVE.read().unwrap_or_else(|e| e.into_inner());
+    (STATE.load(Ordering::Acquire) == UP).then_some(g)
+}
+
 /// Proof that EAL is up. Pools and ports borrow it, so they cannot outlive
 /// `rte_eal_cleanup`, which runs when the token is dropped.
 #[derive(Debug)]
@@ -200,6 +213,8 @@ impl Drop for Eal {
             // alive any more.
             unsafe { dpdk_sys::rte_pdump_uninit() };
         }
+        // No free outside a borrow of this token runs from here on.
+        let _alive = ALIVE.write().unwrap_or_else(|e| e.into_inner());
         // SAFETY: every pool, port and lcore scope borrows this token, so none
         // is alive any more; EAL was initialised by this token.
         unsafe { dpdk_sys::rte_eal_cleanup() };

@@ -15,6 +15,7 @@
 //!
 //! Every `unsafe` block says why it is sound in a `// SAFETY:` comment.
 
+mod acl;
 mod burst;
 mod eal;
 mod lcore;
@@ -24,6 +25,7 @@ mod port;
 mod ring;
 pub mod telemetry;
 
+pub use acl::{Acl, AclAlg, AclTuple};
 pub use burst::Burst;
 pub use eal::Eal;
 pub use lcore::{LcoreId, Scope, ScopedJoinHandle, Tsc, lcore_id, rdtsc, tsc_hz};
@@ -40,6 +42,10 @@ pub enum Error {
     /// `rte_eal_init` already ran in this process (it can run only once).
     #[error("EAL is already initialised in this process (rte_eal_init can run only once)")]
     AlreadyInitialized,
+    /// EAL is not running in this process (not initialised yet, or
+    /// cleaned up), and the call needs it.
+    #[error("EAL is not running in this process")]
+    NotRunning,
     /// `rte_eal_cleanup` ran; EAL cannot be initialised again in this process.
     #[error("EAL was cleaned up; it cannot be initialised again in this process")]
     CleanedUp,

@@ -192,11 +192,13 @@ impl Up<'_> {
         let n = frames.len();
         // The ACL cache is larger than L2: every frame's key, set and slot
         // prefetch first, then the lookups use them (one burst = one vEth).
+        // A long ACL's misses are decided in one classifier call.
         let mut probes = [None; BURST];
         if !veth.cfg.rules.acl.is_empty() {
             for (b, p) in frames.iter().zip(probes.iter_mut()) {
                 *p = veth.cfg.rules.acl_probe(b.data(), v, acl);
             }
+            veth.cfg.rules.acl_resolve(&mut probes[..n], acl);
         }
         for ((b, out), p) in frames.iter_mut().zip(verdict.iter_mut()).zip(probes.iter()) {
             *out = match ingress(

@@ -95,14 +95,25 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                 let vc = c.veth(v);
                 let mut meter = self.common.meters.get_mut(usize::from(v));
                 let acl = &mut self.common.acl;
+                // A long ACL (one with a classifier): the burst's misses
+                // are decided in one call first.
+                let mut probes = [None; BURST];
+                let rules = &veth.cfg.rules;
+                if rules.classifier.get().is_some() {
+                    for (b, p) in pkts.slice().iter().zip(probes.iter_mut()) {
+                        *p = rules.acl_probe(b.data(), v, acl);
+                    }
+                    let n = pkts.slice().len();
+                    rules.acl_resolve(&mut probes[..n], acl);
+                }
                 let mut refilled = false;
-                pkts.retain_mut(|_, b| {
+                pkts.retain_mut(|i, b| {
                     match ingress(
                         b,
                         (v, veth),
                         t.sticky(),
                         meter.as_deref_mut(),
-                        (acl, None),
+                        (acl, probes[i].as_ref()),
                         Some(&mut refilled),
                         now,
                     ) {

@@ -61,8 +61,8 @@ pub mod rules;
 pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
 pub use rcu::{Rcu, RcuReader, Retired};
 pub use rules::{
-    AclCache, AclProbe, AclRule, Action, CompiledRule, EgressTag, Meter, PolicerParams, VethRules,
-    VlanMode, VlanSet,
+    AclCache, AclClassifier, AclProbe, AclRule, Action, CLASSIFIER_MIN_RULES, Classifier,
+    CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode, VlanSet,
 };
 
 use std::collections::HashMap;

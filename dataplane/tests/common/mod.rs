@@ -9,6 +9,7 @@ pub mod pcap;
 // (Not every test binary uses the fixtures.)
 #[allow(unused_imports)]
 pub use fixtures::*;
+#[allow(unused_imports)]
 pub use pcap::{TempDir, read_pcap, write_pcap};
 
 use std::sync::Arc;
