@@ -1192,6 +1192,15 @@ fn show_veth(ctx: &Ctx<'_, '_>, name: Option<&str>, stats: bool) {
                     .unwrap_or_else(|| "-".into()),
                 c.map(|c| &c.rules)
             );
+            let r = &v.cfg.rules;
+            if !r.acl.is_empty() {
+                let how = if r.classifier.get().is_some() {
+                    "decided by rte_acl, one call per burst"
+                } else {
+                    "scanned"
+                };
+                println!("  acl: {} rules, cache misses {how}", r.acl.len());
+            }
         }
     }
     if !found {

@@ -634,6 +634,47 @@ fn bad_config_files_exit_2_with_every_error_and_its_position() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A long ACL (30 rules) gets DPDK's rte_acl for its cache misses in the
+/// running product; a short one (4 rules) is scanned; `show veth` says
+/// which; the ACL decides as configured either way.
+#[test]
+fn show_veth_says_how_acl_misses_are_decided() {
+    let tag = "aclcls";
+    let mut long = String::from("profile = \"long\"\n\n[profiles.long]\nacl = [\n");
+    for p in 1..=29 {
+        long.push_str(&format!(
+            "  {{ action = \"deny\", proto = \"udp\", dst_port = {p} }},\n"
+        ));
+    }
+    long.push_str("  { action = \"permit\" },\n]\n\n[profiles.short]\nacl = [\n");
+    for p in 1..=3 {
+        long.push_str(&format!(
+            "  {{ action = \"deny\", proto = \"udp\", dst_port = {p} }},\n"
+        ));
+    }
+    long.push_str("  { action = \"permit\" },\n]\n");
+    let (dir, cfg) = idle_extender(tag, &long);
+    let (o, out, err) = run_script(
+        tag,
+        &cfg,
+        "show veth\nveth set web1 profile=\"short\"\nshow veth web1\nquit\n",
+        &[],
+    );
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("veth web2 port 2 id 102 profile long")
+            && out.contains("  acl: 30 rules, cache misses decided by rte_acl, one call per burst"),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.contains("  acl: 4 rules, cache misses scanned"),
+        "{out}\n{err}"
+    );
+    assert!(!err.contains("no rte_acl classifier"), "{err}");
+    assert_cleaned_up(tag);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn cmdline_file_commands_change_rules_hitlessly_and_report_bad_input() {
     let tag = "cmdfile";
