@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use vfex_control::compile::{VfMap, compile};
-use vfex_control::publish::to_tables;
+use vfex_control::compile::{Compiled, VfMap, compile};
+use vfex_control::publish::{Classifiers, to_tables, to_tables_reusing};
 use vfex_dataplane::dpdk::Eal;
 use vfex_dataplane::drop::DropReason;
 use vfex_dataplane::tables::rules::classify;
@@ -66,10 +66,13 @@ acl = [{{ action = "deny", proto = "udp", dst_port = 1 }}, {{ action = "permit" 
     )
 }
 
-fn tables() -> Tables {
+fn compiled() -> Compiled {
     let cfg = vfex_control::config::parse("classifier.toml", &config()).expect("config");
-    let c = compile(&cfg, &VfMap::new()).expect("compile");
-    to_tables(&c, None).expect("tables")
+    compile(&cfg, &VfMap::new()).expect("compile")
+}
+
+fn tables() -> Tables {
+    to_tables(&compiled(), None).expect("tables")
 }
 
 /// The classifier's address (to tell shared ones apart), if any.
@@ -143,6 +146,29 @@ fn long_acls_get_one_shared_classifier_while_eal_runs() {
             assert_eq!(got, Err(DropReason::AclDeny));
         }
     }
+
+    // A publisher keeps the classifiers of the set it published last: the
+    // next set builds only the ACLs that changed.
+    let c = compiled();
+    let mut kept = Classifiers::new();
+    let t1 = to_tables_reusing(&c, None, &mut kept).expect("tables");
+    let t2 = to_tables_reusing(&c, None, &mut kept).expect("tables");
+    assert!(classifier(&t1, "a").is_some());
+    assert_eq!(classifier(&t1, "a"), classifier(&t2, "a"), "reused");
+    assert_eq!(kept.len(), 1, "one long ACL in the set");
+    assert_ne!(
+        classifier(&tables(), "a"),
+        classifier(&t1, "a"),
+        "built anew"
+    );
+    // A set without long ACLs keeps none.
+    let mut short = c.clone();
+    for v in &mut short.veths {
+        v.rules.acl.truncate(2);
+    }
+    to_tables_reusing(&short, None, &mut kept).expect("tables");
+    assert!(kept.is_empty());
+    drop((t1, t2));
 
     // A set published later and dropped after EAL's clean-up: its
     // classifier is not freed into EAL's released memory.

@@ -1,6 +1,6 @@
 //! DPDK's packet classifier (`rte_acl`) over a vEth's compiled ACL: the
 //! [`AclClassifier`] that decides a burst's ACL-cache misses in one call
-//! when the ACL is long ([`VethRules::acl_resolve`]), and what
+//! when the ACL is long ([`crate::tables::VethRules::acl_resolve`]), and what
 //! `benches/acl.rs` measures against vfex's own rule scan and decision
 //! cache on the same rules and keys.
 //!
@@ -21,13 +21,13 @@
 //! | 28 | 16 | source address (IPv4 mapped), four words (bitmask) |
 //! | 44 | 16 | destination address, four words (bitmask) |
 //!
-//! The first match in rule order wins: rule `i` of `n` gets priority
-//! `n - i` and user data `i + 1`; no match reads 0 (the ACL's default).
+//! Input groups in which every rule has only wildcards are left out of the
+//! trie (the first field stays: `rte_acl` needs it). The first match in
+//! rule order wins: rule `i` of `n` gets priority `n - i` and user data
+//! `i + 1`; no match reads 0 (the ACL's default).
 
 use super::eal::while_up;
 use super::{Error, Result, check, errno_error};
-#[allow(unused_imports)] // for the docs
-use crate::tables::VethRules;
 use crate::tables::rules::{AclClassifier, AclKey};
 use crate::tables::{Action, CompiledRule};
 use dpdk_sys::{
