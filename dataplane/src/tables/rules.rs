@@ -488,7 +488,7 @@ pub struct AclProbe {
 }
 
 impl AclProbe {
-    /// The ACL key the words were made of ([`AclCache::words`] keeps every
+    /// The ACL key the words were made of (the cache's words keep every
     /// field: the ports ride in unused bits of the MAC and misc words).
     pub fn key(&self) -> AclKey {
         let w = &self.words;
