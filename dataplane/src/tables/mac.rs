@@ -18,7 +18,9 @@
 //! go first: nearly all of them at the recommended size) costs one line,
 //! not a key line and a value line. Learning a new
 //! key claims an empty slot with one compare-and-swap on the key and then
-//! stores the value; refreshing an entry writes its value only when the
+//! installs the value with another (a learner of the same key on another
+//! vEth may have installed its own in between: it stays, and each entry is
+//! counted once, on its vEth); refreshing an entry writes its value only when the
 //! vEth or the second changed, so steady traffic does not bounce cache
 //! lines between workers. A full pair of buckets means the MAC is not
 //! learned (frames to it are flooded), counted by [`LearnTable::full`]:
@@ -373,10 +375,7 @@ impl LearnTable {
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
-                        Ok(_) => {
-                            self.slot(i).val.store(want, Ordering::Release);
-                            return Learned::New;
-                        }
+                        Ok(_) => return self.install(i, want, veth),
                         Err(k) => k,
                     }
                 } else {
@@ -391,6 +390,30 @@ impl LearnTable {
         self.dec(veth);
         self.full.fetch_add(1, Ordering::Relaxed);
         Learned::Full
+    }
+
+    /// Installs value `want` in slot `i`, whose key this learner has just
+    /// claimed (and counted on `veth`). The value there may still be the
+    /// [`TOMBSTONE`] of the entry aged out of the slot (ageing then fails
+    /// to clear it, as it should), or another learner of the same key may
+    /// have installed its own in the meantime (it found the key with value
+    /// 0, counted itself and won the value): that one stays, and this
+    /// learner uncounts itself, so that every entry is counted once, on
+    /// the vEth it is on.
+    #[inline(always)]
+    fn install(&self, i: usize, want: u64, veth: u16) -> Learned {
+        let val = &self.slot(i).val;
+        let mut cur = val.load(Ordering::Acquire);
+        loop {
+            if cur & VALID != 0 {
+                self.dec(veth);
+                return Learned::Known;
+            }
+            match val.compare_exchange_weak(cur, want, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Learned::New,
+                Err(now) => cur = now,
+            }
+        }
     }
 
     /// Removes every entry last seen more than `max_age_s` seconds before
@@ -527,5 +550,39 @@ mod tests {
         let e = t.entries();
         assert_eq!(e.len(), 2000);
         assert_eq!((t.count(0) + t.count(1)) as usize, 2000);
+    }
+
+    /// A second learner of a new MAC on another vEth that finds the key
+    /// claimed but its value not yet installed counts itself and installs
+    /// its value; the first then finds a value there, keeps it and uncounts
+    /// itself: the MAC is counted once, on the vEth it is on. (Before, the
+    /// first overwrote the value with a plain store: counted on both.)
+    #[test]
+    fn a_claimed_slot_keeps_the_value_another_learner_installed() {
+        let t = LearnTable::new(1024, 2);
+        let (mac, vlan, now) = (0x0200_0000_0042, 7, 5);
+        let key = LearnTable::key(mac, vlan);
+        let i = t.buckets(key)[0];
+        // Learner A (vEth 0) counted itself and claimed the key...
+        assert!(t.inc(0, u32::MAX));
+        t.slot(i).key.store(key, Ordering::Release);
+        // ... learner B (vEth 1) sees it mid-insert and installs its own ...
+        assert_eq!(t.learn(mac, vlan, 1, now, u32::MAX), Learned::New);
+        // ... then A installs: B's value stays, A is not counted.
+        assert_eq!(t.install(i, LearnTable::value(0, now), 0), Learned::Known);
+        assert_eq!(t.lookup(mac, vlan), Some(1));
+        assert_eq!((t.count(0), t.count(1)), (0, 1));
+        // Into a slot whose old entry is still a tombstone: installed.
+        let key2 = LearnTable::key(mac + 1, vlan);
+        let j = t.buckets(key2)[0] + 1;
+        t.slot(j).val.store(TOMBSTONE, Ordering::Release);
+        assert!(t.inc(0, u32::MAX));
+        t.slot(j).key.store(key2, Ordering::Release);
+        assert_eq!(t.install(j, LearnTable::value(0, now), 0), Learned::New);
+        assert_eq!(
+            t.slot(j).val.load(Ordering::Acquire),
+            LearnTable::value(0, now)
+        );
+        assert_eq!(t.count(0), 1);
     }
 }
