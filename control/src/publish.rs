@@ -21,9 +21,8 @@
 //!
 //! A vEth whose ingress ACL has [`CLASSIFIER_MIN_RULES`] rules or more gets
 //! DPDK's `rte_acl` as its batch classifier when the set is built while EAL
-//! runs (port extender and VEPA station: their bursts come from one vEth,
-//! so a burst's ACL-cache misses are decided in one call). vEths with the
-//! same ACL share one classifier. Without EAL (checking a configuration,
+//! runs: a burst's ACL-cache misses of that vEth are decided in one call.
+//! vEths with the same ACL share one classifier. Without EAL (checking a configuration,
 //! unit tests) or if a build fails (with a warning), the misses are
 //! scanned: the decisions are the same either way.
 
@@ -224,7 +223,6 @@ pub fn to_tables_reusing(
         b.port(i as u16, *k);
     }
     let mut index = Vec::with_capacity(c.veths.len());
-    let batches = matches!(role, Role::Extender(_) | Role::Station { .. });
     let mut used = Classifiers::new();
     for v in &c.veths {
         let id = match v.tag {
@@ -234,9 +232,7 @@ pub fn to_tables_reusing(
         let mut cfg = VethConfig::new(&v.name, v.port as u16, id);
         cfg.macs = v.mac.iter().map(|m| m.0).collect();
         cfg.rules = veth_rules(v)?;
-        if batches {
-            attach_classifier(&mut cfg.rules, classifiers, &mut used, &v.name);
-        }
+        attach_classifier(&mut cfg.rules, classifiers, &mut used, &v.name);
         index.push(b.veth(cfg));
     }
     // An ordinary bridge port without a vEth gets one.

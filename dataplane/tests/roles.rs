@@ -748,6 +748,61 @@ fn bridge(list: bool, edit: impl FnOnce(&mut Vec<VethConfig>)) -> (Bridge, Arc<L
     (br, learn)
 }
 
+/// A burst from two vEths on one extender link, both with a long ACL: each
+/// vEth's misses are decided in one classifier call; the frames out are
+/// those of a bridge whose vEths have no classifier.
+#[test]
+fn a_long_acls_classifier_decides_per_veth_on_the_bridge() {
+    let burst: Vec<Vec<u8>> = (0..32u8)
+        .map(|i| {
+            let vif = 10 + u16::from(i % 2);
+            let src = mac(10 + i % 2);
+            let f = if i % 8 >= 6 {
+                eth([0xff; 6], src, 0x0806, 60)
+            } else {
+                eth(mac(100 + i), src, 0x0800, 64)
+            };
+            insert_at12(&f, &vntag(false, false, 0, false, vif))
+        })
+        .collect();
+    let (plain_rules, _) = long_acl();
+    let plain_rules = VethRules {
+        classifier: Classifier::default(),
+        ..plain_rules
+    };
+    let (mut plain, _) = bridge(false, |v| {
+        for x in [0, 1] {
+            v[x].rules = VethRules {
+                vlan: VlanMode::Access(5),
+                ..plain_rules.clone()
+            };
+        }
+    });
+    let (r10, c10) = long_acl();
+    let (r11, c11) = long_acl();
+    let (mut br, _) = bridge(false, |v| {
+        for (x, r) in [(0, r10), (1, r11)] {
+            v[x].rules = VethRules {
+                vlan: VlanMode::Access(5),
+                ..r
+            };
+        }
+    });
+    for round in 0..2 {
+        let want = run(&mut plain, 0, &burst, 4);
+        let got = run(&mut br, 0, &burst, 4);
+        for p in 0..4 {
+            assert_eq!(got.frames(p), want.frames(p), "round {round} port {p}");
+        }
+        assert_eq!(got.drops(DropReason::AclDeny), 8, "round {round}");
+        assert_eq!(want.drops(DropReason::AclDeny), 8, "round {round}");
+        // One call per vEth for the first burst; then all hits.
+        let calls =
+            |c: &Arc<CountingClassifier>| c.calls.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!((calls(&c10), calls(&c11)), (1, 1), "round {round}");
+    }
+}
+
 fn up10(f: &[u8]) -> Vec<u8> {
     insert_at12(f, &vntag(false, false, 0, false, 10))
 }

@@ -8,7 +8,8 @@
 //!    multichannel VEPA link, (port, S-VID); on a basic VEPA link or an
 //!    ordinary port, the port's vEth.
 //! 2. Ingress rules of that vEth (admin, VLAN, anti-spoof, ACL, policer,
-//!    PCP), mirror, then learn (source MAC, VLAN) -> vEth in the shared
+//!    PCP; a vEth with an ACL classifier has its cache misses in the burst
+//!    decided in one call first), mirror, then learn (source MAC, VLAN) -> vEth in the shared
 //!    [`LearnTable`] (`mac_limit` when the vEth is at its limit).
 //! 3. Look the destination up: a learned unicast MAC goes to its vEth, but
 //!    never back to the vEth it came from (`same_veth`) unless that vEth is
@@ -37,7 +38,8 @@ use crate::kernels::{
     Disposition, ETag, Kernels, PacketBuf, STag, TagBytes, TagHeader, TagKind, VnTag,
 };
 use crate::tables::{
-    EgressTag, ExtKind, LearnTable, Learned, NO_VETH, PortKind, RcuReader, Role, Tables, mac_u64,
+    AclCache, AclProbe, EgressTag, ExtKind, LearnTable, Learned, NO_VETH, PortKind, RcuReader,
+    Role, Tables, mac_u64,
 };
 use crate::wire::{ETagRepr, VnTagRepr};
 
@@ -284,6 +286,20 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
             }
             _ => return drop_all(pkts, c, DropReason::WrongPort),
         }
+        // 1b. Long ACLs (vEths with a classifier): each such vEth's cache
+        // misses in this burst are decided in one call.
+        let probes = t.has_classifiers().then(|| {
+            let mut probes = [None; BURST];
+            resolve_per_veth(
+                t,
+                pkts.slice(),
+                &self.src,
+                &self.next,
+                &mut probes,
+                &mut self.common.acl,
+            );
+            probes
+        });
         // 2-4. Per frame: rules, learn, look up, forward.
         let now_s = (now / self.common.hz.max(1)) as u32;
         let meters = &mut self.common.meters;
@@ -301,7 +317,7 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
                 (v, veth),
                 t.sticky(),
                 meters.get_mut(usize::from(v)),
-                (acl, None),
+                (acl, probes.as_ref().and_then(|p| p[i].as_ref())),
                 None,
                 now,
             ) {
@@ -355,5 +371,48 @@ impl<B: PacketBuf> Pipeline<B> for Bridge {
 
     fn quiescent(&mut self, now: u64) {
         self.common.quiescent(now);
+    }
+}
+
+/// Probes the frames of vEths that have an ACL classifier and, per such
+/// vEth, lets [`crate::tables::VethRules::acl_resolve`] decide its misses
+/// in one call (a bridge burst mixes vEths; frames of other vEths get no
+/// probe and are looked up as usual).
+#[inline(never)]
+fn resolve_per_veth<B: PacketBuf>(
+    t: &Tables,
+    frames: &[B],
+    src: &[u16; BURST],
+    next: &[Disposition; BURST],
+    probes: &mut [Option<AclProbe>; BURST],
+    acl: &mut AclCache,
+) {
+    let n = frames.len();
+    let mut done = [false; BURST];
+    let mut group = [None; BURST];
+    let mut at = [0usize; BURST];
+    for i in 0..n {
+        if done[i] || !next[i].is_ok() {
+            continue;
+        }
+        let v = src[i];
+        let rules = &t.veths()[usize::from(v)].cfg.rules;
+        if rules.classifier.get().is_none() {
+            continue;
+        }
+        // This vEth's frames, from i on.
+        let mut m = 0;
+        for j in i..n {
+            if !done[j] && next[j].is_ok() && src[j] == v {
+                done[j] = true;
+                group[m] = rules.acl_probe(frames[j].data(), v, acl);
+                at[m] = j;
+                m += 1;
+            }
+        }
+        rules.acl_resolve(&mut group[..m], acl);
+        for (p, &j) in group[..m].iter().zip(&at[..m]) {
+            probes[j] = *p;
+        }
     }
 }

@@ -272,6 +272,9 @@ pub struct Tables {
     pub vntag_down: Vec<TagBytes<VnTag>>,
     /// Downstream unicast E-Tags (bridge) per vEth.
     pub etag_down: Vec<TagBytes<ETag>>,
+    /// Whether some vEth has an ACL classifier (the bridge then batches
+    /// its bursts' ACL-cache misses per vEth).
+    classifiers: bool,
 }
 
 impl Tables {
@@ -292,6 +295,12 @@ impl Tables {
     #[inline(always)]
     pub fn veths(&self) -> &[Veth] {
         &self.veths
+    }
+
+    /// Whether some vEth has an ACL classifier.
+    #[inline(always)]
+    pub fn has_classifiers(&self) -> bool {
+        self.classifiers
     }
     /// vEth `v`.
     #[inline(always)]
@@ -467,6 +476,10 @@ impl TablesBuilder {
             stag: Vec::new(),
             vntag_down: Vec::new(),
             etag_down: Vec::new(),
+            classifiers: self
+                .veths
+                .iter()
+                .any(|v| v.rules.classifier.get().is_some()),
         };
         let mut channels: HashMap<u16, Vec<u16>> = HashMap::new();
         for (i, v) in self.veths.iter().enumerate() {
