@@ -640,19 +640,21 @@ fn bad_config_files_exit_2_with_every_error_and_its_position() {
 #[test]
 fn show_veth_says_how_acl_misses_are_decided() {
     let tag = "aclcls";
-    let mut long = String::from("profile = \"long\"\n\n[profiles.long]\nacl = [\n");
-    for p in 1..=29 {
-        long.push_str(&format!(
-            "  {{ action = \"deny\", proto = \"udp\", dst_port = {p} }},\n"
-        ));
-    }
-    long.push_str("  { action = \"permit\" },\n]\n\n[profiles.short]\nacl = [\n");
-    for p in 1..=3 {
-        long.push_str(&format!(
-            "  {{ action = \"deny\", proto = \"udp\", dst_port = {p} }},\n"
-        ));
-    }
-    long.push_str("  { action = \"permit\" },\n]\n");
+    // web2 (the last vEth of the file) takes profile `long`.
+    let profile = |name: &str, denies: u16| {
+        let mut p = format!("\n[profiles.{name}]\nacl = [\n");
+        for port in 1..=denies {
+            p.push_str(&format!(
+                "  {{ action = \"deny\", proto = \"udp\", dst_port = {port} }},\n"
+            ));
+        }
+        p + "  { action = \"permit\" },\n]\n"
+    };
+    let long = format!(
+        "profile = \"long\"\n{}{}",
+        profile("long", 29),
+        profile("short", 3)
+    );
     let (dir, cfg) = idle_extender(tag, &long);
     let (o, out, err) = run_script(
         tag,

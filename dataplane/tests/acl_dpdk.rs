@@ -137,6 +137,18 @@ fn scan(
     }
 }
 
+/// The default action of `deny`, the rules compiled, and their classifier.
+fn built(rules: &[AclRule], deny: bool) -> (Action, Vec<CompiledRule>, Acl) {
+    let default = if deny { Action::Deny } else { Action::Permit };
+    let compiled: Vec<CompiledRule> = rules
+        .iter()
+        .map(|r| CompiledRule::compile(r).unwrap())
+        .collect();
+    eal();
+    let acl = Acl::build(&compiled, default).expect("build");
+    (default, compiled, acl)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
     #[test]
@@ -145,10 +157,7 @@ proptest! {
         frames in proptest::collection::vec(arb_frame(), 1..=40),
         default_deny in any::<bool>(),
     ) {
-        let default = if default_deny { Action::Deny } else { Action::Permit };
-        let compiled: Vec<CompiledRule> =
-            rules.iter().map(|r| CompiledRule::compile(r).unwrap()).collect();
-        let mut acl = { eal(); Acl::build(&compiled, default) }.expect("build");
+        let (default, compiled, mut acl) = built(&rules, default_deny);
         let tuples: Vec<AclTuple> = frames
             .iter()
             .map(|(f, vlan)| AclTuple::of(&acl_key(f, &classify(f).unwrap(), *vlan)))
@@ -177,11 +186,7 @@ proptest! {
         frames in proptest::collection::vec(arb_frame(), 1..=32),
         default_deny in any::<bool>(),
     ) {
-        let default = if default_deny { Action::Deny } else { Action::Permit };
-        let compiled: Vec<CompiledRule> =
-            rules.iter().map(|r| CompiledRule::compile(r).unwrap()).collect();
-        eal();
-        let acl = Acl::build(&compiled, default).expect("build");
+        let (default, compiled, acl) = built(&rules, default_deny);
         let plain = VethRules {
             acl: compiled,
             acl_default: default,
