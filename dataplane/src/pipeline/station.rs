@@ -97,15 +97,16 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                 let acl = &mut self.common.acl;
                 // A long ACL (one with a classifier): the burst's misses
                 // are decided in one call first.
-                let mut probes = [None; BURST];
                 let rules = &veth.cfg.rules;
-                if rules.classifier.get().is_some() {
+                let probes = rules.classifier.get().is_some().then(|| {
+                    let mut probes = [None; BURST];
                     for (b, p) in pkts.slice().iter().zip(probes.iter_mut()) {
                         *p = rules.acl_probe(b.data(), v, acl);
                     }
                     let n = pkts.slice().len();
                     rules.acl_resolve(&mut probes[..n], acl);
-                }
+                    probes
+                });
                 let mut refilled = false;
                 pkts.retain_mut(|i, b| {
                     match ingress(
@@ -113,7 +114,7 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                         (v, veth),
                         t.sticky(),
                         meter.as_deref_mut(),
-                        (acl, probes[i].as_ref()),
+                        (acl, probes.as_ref().and_then(|p| p[i].as_ref())),
                         Some(&mut refilled),
                         now,
                     ) {
