@@ -298,7 +298,7 @@ pub const COMMANDS: &[CmdDef] = &[
     CmdDef {
         words: &["show", "veth"],
         usage: "[NAME] [stats]",
-        help: "vEths and their rules, or their counters",
+        help: "vEths and their rules (and how ACL cache misses are decided), or their counters",
         parse: |r| match r {
             [] => Ok(ShellCmd::ShowVeth {
                 name: None,
