@@ -28,7 +28,6 @@
 //! memory comes from EAL's heap).
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
@@ -36,7 +35,7 @@ use std::sync::Arc;
 use vfex_dataplane::dpdk::{Acl, AclAlg, AclTuple, Eal};
 use vfex_dataplane::tables::rules::{L2, acl_key, classify};
 use vfex_dataplane::tables::{
-    AclCache, AclRule, Action, CLASSIFIER_MIN_RULES, Classifier, CompiledRule, VethRules,
+    AclCache, Action, CLASSIFIER_MIN_RULES, Classifier, CompiledRule, VethRules,
 };
 
 const BURST: usize = 32;
@@ -44,24 +43,9 @@ const FLOWS: usize = 64;
 const ROUNDS: usize = 200;
 const BURSTS_PER_ROUND: usize = 400;
 
-/// `n - 1` denies that 10.1.0.2 never meets, then a permit of IPv4.
-fn rules(n: usize) -> Vec<AclRule> {
-    let mut v: Vec<AclRule> = (0..n - 1)
-        .map(|i| AclRule {
-            action: Action::Deny,
-            dst_ip: Some((IpAddr::V4(Ipv4Addr::new(192, 168, i as u8, 0)), 24)),
-            protocol: Some(17),
-            dst_port: Some((i as u16 * 100, i as u16 * 100 + 50)),
-            ..AclRule::default()
-        })
-        .collect();
-    v.push(AclRule {
-        action: Action::Permit,
-        ethertype: Some(0x0800),
-        ..AclRule::default()
-    });
-    v
-}
+#[path = "common/roles_setup.rs"]
+mod setup;
+use setup::bench_acl as rules;
 
 /// IPv4/UDP 10.0.0.1 -> 10.1.0.2, 1000 -> `dport`, 64 bytes.
 fn frame(dport: u16) -> Vec<u8> {

@@ -6,6 +6,8 @@
 //! burst's misses in one call, look up).
 
 mod common;
+#[path = "../benches/common/roles_setup.rs"]
+mod setup;
 
 use common::*;
 use proptest::prelude::*;
@@ -225,21 +227,7 @@ proptest! {
 fn the_benchmark_rules_deny_their_prefixes_and_permit_the_rest() {
     // The 16-rule ACL of the role benchmarks: 15 denies of UDP to
     // 192.168.i.0/24 ports i*100..=i*100+50, then a permit of IPv4.
-    let mut rules = Vec::new();
-    for i in 0..15u8 {
-        rules.push(AclRule {
-            action: Action::Deny,
-            dst_ip: Some((IpAddr::V4(Ipv4Addr::new(192, 168, i, 0)), 24)),
-            protocol: Some(17),
-            dst_port: Some((u16::from(i) * 100, u16::from(i) * 100 + 50)),
-            ..AclRule::default()
-        });
-    }
-    rules.push(AclRule {
-        action: Action::Permit,
-        ethertype: Some(0x0800),
-        ..AclRule::default()
-    });
+    let rules = setup::bench_acl(16);
     let compiled: Vec<CompiledRule> = rules
         .iter()
         .map(|r| CompiledRule::compile(r).unwrap())

@@ -1,6 +1,7 @@
 //! Set-ups shared by the role benches (`roles.rs`, criterion, and
 //! `roles_perf.rs`, the perf-stat harness): frame builders and the issue's
-//! per-vEth rule set. Included with `#[path]` by both.
+//! per-vEth rule set. Included with `#[path]` by both, by `acl.rs` and by
+//! `tests/acl_dpdk.rs` (the ACL).
 
 #![allow(dead_code)] // each bench uses its own subset
 
@@ -43,24 +44,31 @@ pub fn vntag(d: bool, dst: u16, src: u16) -> [u8; 6] {
     [0x89, 0x26, t[0], t[1], t[2], t[3]]
 }
 
-/// Anti-spoof for `m`, 15 deny rules that miss, a permit, default deny,
-/// and a policer that never runs dry.
-pub fn heavy_rules(m: [u8; 6]) -> VethRules {
-    let mut acl = Vec::new();
-    for i in 0..15u8 {
-        acl.push(AclRule {
+/// The benchmarks' ACL of `n` rules: `n - 1` denies of UDP to
+/// 192.168.i.0/24 ports i*100..=i*100+50 (traffic to 10.1.0.2 misses them
+/// all), then a permit of IPv4; default deny.
+pub fn bench_acl(n: usize) -> Vec<AclRule> {
+    let mut acl: Vec<AclRule> = (0..n - 1)
+        .map(|i| AclRule {
             action: Action::Deny,
-            dst_ip: Some((IpAddr::V4(Ipv4Addr::new(192, 168, i, 0)), 24)),
+            dst_ip: Some((IpAddr::V4(Ipv4Addr::new(192, 168, i as u8, 0)), 24)),
             protocol: Some(17),
-            dst_port: Some((u16::from(i) * 100, u16::from(i) * 100 + 50)),
+            dst_port: Some((i as u16 * 100, i as u16 * 100 + 50)),
             ..AclRule::default()
-        });
-    }
+        })
+        .collect();
     acl.push(AclRule {
         action: Action::Permit,
         ethertype: Some(0x0800),
         ..AclRule::default()
     });
+    acl
+}
+
+/// Anti-spoof for `m`, the 16-rule [`bench_acl`] (15 misses, a permit),
+/// default deny, and a policer that never runs dry.
+pub fn heavy_rules(m: [u8; 6]) -> VethRules {
+    let acl = bench_acl(16);
     VethRules {
         allowed_macs: Some(vec![m]),
         acl: acl
