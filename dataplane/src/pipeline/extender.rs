@@ -17,8 +17,8 @@
 //! `vlan_not_allowed`; egress ACL). Nothing goes back upstream.
 
 use super::{
-    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ingress, mirror, replicate,
-    to_vm,
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, ingress_burst, mirror,
+    replicate, to_vm,
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, ETag, Kernels, PacketBuf, TagBytes, TagHeader, TagKind, VnTag};
@@ -181,47 +181,20 @@ impl Up<'_> {
             return drop_all(pkts, c, DropReason::UnknownVif);
         };
         let veth = &t.veths()[usize::from(v)];
-        let mut meter = self.meters.get_mut(usize::from(v));
-        let acl = self.acl;
-        // One pass over the burst in place (no retain): each frame's
-        // ingress verdict; counted once per burst.
-        let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
-        let mut refilled = false;
         let verdict = &mut *self.verdict;
         let frames = pkts.slice();
         let n = frames.len();
-        // The ACL cache is larger than L2: every frame's key, set and slot
-        // prefetch first, then the lookups use them (one burst = one vEth).
-        // A long ACL's misses are decided in one classifier call.
-        let mut probes = [None; BURST];
-        if !veth.cfg.rules.acl.is_empty() {
-            for (b, p) in frames.iter().zip(probes.iter_mut()) {
-                *p = veth.cfg.rules.acl_probe(b.data(), v, acl);
-            }
-            veth.cfg.rules.acl_resolve(&mut probes[..n], acl);
-        }
-        for ((b, out), p) in frames.iter_mut().zip(verdict.iter_mut()).zip(probes.iter()) {
-            *out = match ingress(
-                b,
-                (v, veth),
-                t.sticky(),
-                meter.as_deref_mut(),
-                (&mut *acl, p.as_ref()),
-                Some(&mut refilled),
-                now,
-            ) {
-                Ok(_) => {
-                    rx_pkts += 1;
-                    rx_bytes += b.pkt_len() as u64;
-                    mirror(b, veth, sink, c);
-                    Disposition::Ok
-                }
-                Err(r) => Disposition::Drop(r),
-            };
-        }
-        let vc = c.veth(v);
-        vc.rx_pkts.add(rx_pkts);
-        vc.rx_bytes.add(rx_bytes);
+        ingress_burst(
+            frames,
+            (v, veth),
+            t.sticky(),
+            self.meters.get_mut(usize::from(v)),
+            self.acl,
+            now,
+            c,
+            verdict,
+            |b| mirror(b, veth, sink, c),
+        );
         // Every frame of the burst gets this vEth's tag (a frame refused
         // above is tagged too, harmlessly: it is freed, counted under the
         // ingress reason).

@@ -60,8 +60,8 @@ pub use station::Station;
 
 use crate::dpdk::{Burst, Mbuf};
 use crate::drop::DropReason;
-use crate::kernels::{Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
-use crate::tables::rules::{AclCache, AclProbe, L2, classify};
+use crate::kernels::{Disposition, Kernels, MIN_FRAME_LEN, PacketBuf, TestBuf};
+use crate::tables::rules::{AclCache, AclProbe, FAST_L2, FastProbe, L2, classify, fast_words};
 use crate::tables::{EgressTag, Meter, RcuReader, StickyMacs, Tables, Veth};
 
 /// Packets per burst a pipeline accepts (the worker's `MAX_PKT_BURST`).
@@ -247,6 +247,10 @@ pub(crate) fn count_drop(c: &RoleCounters, veth: Option<u16>, r: DropReason) {
     }
 }
 
+/// Bytes of the first segment the ingress rules read when the vEth has an
+/// ACL: MACs and a C-tag, the longest IPv4 header plus the L4 ports.
+const INGRESS_NEED_ACL: usize = 18 + 60 + 4;
+
 /// Ingress rules on one frame from vEth `v`: header checks, admin, VLAN,
 /// anti-spoof, ACL, learned-once anti-spoof, policer, then PCP marking.
 /// Returns the frame's VLAN and its L2 facts. `refilled`: for a burst of
@@ -262,17 +266,57 @@ pub(crate) fn ingress<B: PacketBuf>(
     refilled: Option<&mut bool>,
     now: u64,
 ) -> Result<(u16, L2), DropReason> {
+    let (vlan, l2) = ingress_pre(b, (v, veth), (acl, probe), true)?;
+    ingress_post(b, (v, veth), &l2, sticky, meter, refilled, now)?;
+    Ok((vlan, l2))
+}
+
+/// The ingress rules that depend on the frame and the tables alone (header
+/// checks, admin, VLAN, anti-spoof, ACL): the frame's VLAN and L2 facts.
+/// `cache_acl`: the ACL decision goes through the worker's cache of ACL
+/// decisions; otherwise it is `probe`'s or scanned.
+#[inline(always)]
+fn ingress_pre<B: PacketBuf>(
+    b: &B,
+    (v, veth): (u16, &Veth),
+    (acl, probe): (&mut AclCache, Option<&AclProbe>),
+    cache_acl: bool,
+) -> Result<(u16, L2), DropReason> {
     let d = b.data();
     let r = &veth.cfg.rules;
-    // The headers the rules read must be in the first segment: MACs and a
-    // C-tag, and for an ACL the longest IPv4 header plus the L4 ports.
-    let need = if r.acl.is_empty() { 18 } else { 18 + 60 + 4 };
+    // The headers the rules read must be in the first segment.
+    let need = if r.acl.is_empty() {
+        18
+    } else {
+        INGRESS_NEED_ACL
+    };
     if !b.is_contiguous() && d.len() < b.pkt_len().min(need) {
         return Err(DropReason::ChainedHeader);
     }
     let l2 = classify(d)?;
-    let vlan = r.ingress_cached(d, &l2, v, acl, probe)?;
+    let vlan = if cache_acl {
+        r.ingress_cached(d, &l2, v, acl, probe)?
+    } else {
+        r.ingress_decided(d, &l2, probe)?
+    };
+    Ok((vlan, l2))
+}
+
+/// The ingress rules with per-worker or shared state, after
+/// [`ingress_pre`]: learned-once anti-spoof, policer; then PCP marking.
+#[inline(always)]
+fn ingress_post<B: PacketBuf>(
+    b: &mut B,
+    (v, veth): (u16, &Veth),
+    l2: &L2,
+    sticky: &StickyMacs,
+    meter: Option<&mut Meter>,
+    refilled: Option<&mut bool>,
+    now: u64,
+) -> Result<(), DropReason> {
+    let r = &veth.cfg.rules;
     if r.learn_once {
+        let d = b.data();
         let src = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let listed = r.allowed_macs.as_ref().is_some_and(|m| m.contains(&src));
         if !listed && !sticky.allow(v, crate::tables::mac_u64(&src)) {
@@ -296,7 +340,106 @@ pub(crate) fn ingress<B: PacketBuf>(
         let d = b.data_mut();
         d[14] = (d[14] & 0x1f) | (pcp << 5);
     }
-    Ok((vlan, l2))
+    Ok(())
+}
+
+/// Ingress rules ([`ingress`]) on a burst that came from vEth `v` alone
+/// (upstream on the extender and the station): `verdict[i]` for frame
+/// `i`; the vEth's rx counters once for the burst; `accepted` on every
+/// accepted frame, in order (the caller mirrors it).
+///
+/// With an ingress ACL, the burst is probed first: a common frame
+/// ([`fast_words`]: untagged IPv4 without options) by a few loads whose
+/// set in the cache is prefetched, any other frame by its ACL key
+/// ([`VethRules::acl_probe`]). Then the fast probes are looked up: a hit
+/// is the frame's whole verdict up to the per-worker state (header checks,
+/// admin, VLAN, anti-spoof, ACL); the misses and the other frames are
+/// decided, a long ACL's in one classifier call
+/// ([`VethRules::acl_resolve`]), and a missed fast probe is cached with
+/// its verdict. The learned-once check, the policer and PCP marking run on
+/// every frame.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn ingress_burst<B: PacketBuf>(
+    frames: &mut [B],
+    (v, veth): (u16, &Veth),
+    sticky: &StickyMacs,
+    mut meter: Option<&mut Meter>,
+    acl: &mut AclCache,
+    now: u64,
+    c: &RoleCounters,
+    verdict: &mut [Disposition; BURST],
+    mut accepted: impl FnMut(&B),
+) {
+    let r = &veth.cfg.rules;
+    let n = frames.len();
+    let mut fast: [Option<FastProbe>; BURST] = [None; BURST];
+    let mut probes: [Option<AclProbe>; BURST] = [None; BURST];
+    let mut pre: [Option<Result<u16, DropReason>>; BURST] = [None; BURST];
+    if !r.acl.is_empty() {
+        for (b, f) in frames.iter().zip(fast.iter_mut()) {
+            let d = b.data();
+            if b.is_contiguous() || d.len() >= INGRESS_NEED_ACL {
+                *f = fast_words(d, v).map(|w| acl.fast_probe(w));
+            }
+        }
+        let classified = r.classifier.get().is_some();
+        for (((b, f), p), x) in frames
+            .iter()
+            .zip(&fast)
+            .zip(probes.iter_mut())
+            .zip(pre.iter_mut())
+        {
+            match f {
+                Some(f) => {
+                    *x = acl.verdict(f);
+                    if x.is_none() && classified {
+                        *p = r.acl_probe(b.data(), v, acl);
+                    }
+                }
+                None => *p = r.acl_probe(b.data(), v, acl),
+            }
+        }
+        r.acl_resolve(&mut probes[..n], acl);
+    }
+    let mut refilled = false;
+    let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
+    for (i, (b, out)) in frames.iter_mut().zip(verdict.iter_mut()).enumerate() {
+        let decided = match pre[i] {
+            Some(x) => x.map(|vlan| (vlan, FAST_L2)),
+            None => {
+                let f = fast[i].as_ref();
+                let x = ingress_pre(b, (v, veth), (&mut *acl, probes[i].as_ref()), f.is_none());
+                if let Some(f) = f {
+                    acl.fill_verdict(f, x.map(|(vlan, _)| vlan));
+                }
+                x
+            }
+        };
+        let result = decided.and_then(|(_, l2)| {
+            ingress_post(
+                b,
+                (v, veth),
+                &l2,
+                sticky,
+                meter.as_deref_mut(),
+                Some(&mut refilled),
+                now,
+            )
+        });
+        *out = match result {
+            Ok(()) => {
+                rx_pkts += 1;
+                rx_bytes += b.pkt_len() as u64;
+                accepted(b);
+                Disposition::Ok
+            }
+            Err(r) => Disposition::Drop(r),
+        };
+    }
+    let vc = c.veth(v);
+    vc.rx_pkts.add(rx_pkts);
+    vc.rx_bytes.add(rx_bytes);
 }
 
 /// Sends a copy of `b` to the vEth's mirror port, if it has one.

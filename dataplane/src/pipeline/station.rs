@@ -15,8 +15,8 @@
 //! one MAC in different VLANs of one channel are not told apart.
 
 use super::{
-    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, extender::drop_all, ingress,
-    mirror, replicate, to_vm,
+    BURST, Common, Pipeline, Pkts, RoleCounters, Sink, count_drop, extender::drop_all,
+    ingress_burst, mirror, replicate, to_vm,
 };
 use crate::drop::DropReason;
 use crate::kernels::{Disposition, Kernels, PacketBuf, STag, TagHeader};
@@ -28,6 +28,7 @@ use crate::wire::EtherType;
 pub struct Station {
     common: Common,
     veth: [u16; BURST],
+    verdict: [Disposition; BURST],
     next: [Disposition; BURST],
     smeta: [TagHeader<STag>; BURST],
 }
@@ -38,6 +39,7 @@ impl Station {
         Station {
             common: Common::new(tables, kernels, hz, now),
             veth: [0; BURST],
+            verdict: [Disposition::Ok; BURST],
             next: [Disposition::Ok; BURST],
             smeta: [TagHeader::default(); BURST],
         }
@@ -92,41 +94,23 @@ impl<B: PacketBuf> Pipeline<B> for Station {
                     return drop_all(pkts, c, DropReason::UnknownVif);
                 };
                 let veth = &t.veths()[usize::from(v)];
-                let vc = c.veth(v);
-                let mut meter = self.common.meters.get_mut(usize::from(v));
-                let acl = &mut self.common.acl;
-                // A long ACL (one with a classifier): the burst's misses
-                // are decided in one call first.
-                let rules = &veth.cfg.rules;
-                let probes = rules.classifier.get().is_some().then(|| {
-                    let mut probes = [None; BURST];
-                    for (b, p) in pkts.slice().iter().zip(probes.iter_mut()) {
-                        *p = rules.acl_probe(b.data(), v, acl);
-                    }
-                    let n = pkts.slice().len();
-                    rules.acl_resolve(&mut probes[..n], acl);
-                    probes
-                });
-                let mut refilled = false;
-                pkts.retain_mut(|i, b| {
-                    match ingress(
-                        b,
-                        (v, veth),
-                        t.sticky(),
-                        meter.as_deref_mut(),
-                        (acl, probes.as_ref().and_then(|p| p[i].as_ref())),
-                        Some(&mut refilled),
-                        now,
-                    ) {
-                        Ok(_) => {
-                            vc.rx(b.pkt_len());
-                            mirror(b, veth, sink, c);
-                            true
-                        }
-                        Err(r) => {
-                            count_drop(c, Some(v), r);
-                            false
-                        }
+                ingress_burst(
+                    pkts.slice(),
+                    (v, veth),
+                    t.sticky(),
+                    self.common.meters.get_mut(usize::from(v)),
+                    &mut self.common.acl,
+                    now,
+                    c,
+                    &mut self.verdict,
+                    |b| mirror(b, veth, sink, c),
+                );
+                let verdict = &self.verdict;
+                pkts.retain_mut(|i, _| match verdict[i] {
+                    Disposition::Ok => true,
+                    Disposition::Drop(r) => {
+                        count_drop(c, Some(v), r);
+                        false
                     }
                 });
                 let up = t.uplink();

@@ -62,7 +62,7 @@ pub use mac::{FxBuild, LearnTable, Learned, StickyMacs, mac_u64};
 pub use rcu::{Rcu, RcuReader, Retired};
 pub use rules::{
     AclCache, AclClassifier, AclProbe, AclRule, Action, CLASSIFIER_MIN_RULES, Classifier,
-    CompiledRule, EgressTag, Meter, PolicerParams, VethRules, VlanMode, VlanSet,
+    CompiledRule, EgressTag, FastProbe, Meter, PolicerParams, VethRules, VlanMode, VlanSet,
 };
 
 use std::collections::HashMap;
