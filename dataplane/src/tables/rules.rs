@@ -366,10 +366,12 @@ struct AclSlot {
     tag: u64,
 }
 
+/// Where a tag's kind bit is (below it, the value).
+const KIND_SHIFT: u32 = 16;
 /// The tag bit of an ingress-verdict entry.
-const VERDICT: u64 = 1 << 16;
+const VERDICT: u64 = 1 << KIND_SHIFT;
 /// Where a tag's generation starts.
-const GEN_SHIFT: u32 = 17;
+const GEN_SHIFT: u32 = KIND_SHIFT + 1;
 
 /// An ingress verdict in 16 bits: the VLAN (12 bits), or bit 15 and the
 /// drop reason's index.
@@ -448,8 +450,7 @@ impl AclCache {
     #[inline(always)]
     pub fn probe(&self, w: [u64; 7]) -> AclProbe {
         let set = Self::set_of(&w);
-        #[cfg(target_arch = "x86_64")]
-        crate::kernels::simd::prefetch((&raw const self.slots[set]).cast::<u8>());
+        self.prefetch(set);
         AclProbe {
             words: w,
             set,
@@ -467,34 +468,46 @@ impl AclCache {
             ^ w[4].rotate_left(7)
             ^ w[5].rotate_left(53)
             ^ w[6].rotate_left(23);
-        let h = (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        // Sets of WAYS slots: flows whose hashes meet do not evict each
-        // other on every frame.
+        Self::set_of_hash((x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// The first slot of the set a hash `h` selects: its top bits, in sets
+    /// of WAYS slots (flows whose hashes meet do not evict each other on
+    /// every frame).
+    #[inline(always)]
+    fn set_of_hash(h: u64) -> usize {
         (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - Self::WAYS)
+    }
+
+    /// Starts loading set `set` (the table is larger than L2).
+    #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        #[cfg(target_arch = "x86_64")]
+        crate::kernels::simd::prefetch((&raw const self.slots[set]).cast::<u8>());
+    }
+
+    /// The tag's value of the entry of kind `kind` (0 or [`VERDICT`])
+    /// whose first `N` key words are `w`, in set `set`.
+    #[inline(always)]
+    fn find<const N: usize>(&self, w: &[u64; N], set: usize, kind: u64) -> Option<u64> {
+        let set = set & (Self::SLOTS - Self::WAYS);
+        let want = self.generation << 1 | kind >> KIND_SHIFT;
+        self.slots[set..set + Self::WAYS].iter().find_map(|slot| {
+            // One or-reduction, no memcmp call.
+            let diff = (0..N).fold((slot.tag >> KIND_SHIFT) ^ want, |d, k| {
+                d | (slot.key[k] ^ w[k])
+            });
+            (diff == 0).then_some(slot.tag & (VERDICT - 1))
+        })
     }
 
     /// [`AclCache::get`] in set `set` (that of `w`).
     #[inline(always)]
     fn get_in(&self, w: &[u64; 7], set: usize) -> Result<bool, usize> {
-        let set = set & (Self::SLOTS - Self::WAYS);
-        let hit = |slot: &AclSlot| {
-            // One or-reduction, no memcmp call.
-            let diff = (slot.key[0] ^ w[0])
-                | (slot.key[1] ^ w[1])
-                | (slot.key[2] ^ w[2])
-                | (slot.key[3] ^ w[3])
-                | (slot.key[4] ^ w[4])
-                | (slot.key[5] ^ w[5])
-                | (slot.key[6] ^ w[6])
-                | ((slot.tag >> 16) ^ (self.generation << 1));
-            diff == 0
-        };
-        for slot in &self.slots[set..set + Self::WAYS] {
-            if hit(slot) {
-                return Ok(slot.tag & 1 != 0);
-            }
+        match self.find(w, set, 0) {
+            Some(value) => Ok(value & 1 != 0),
+            None => Err(set & (Self::SLOTS - Self::WAYS)),
         }
-        Err(set)
     }
 
     /// Computes the set of fast words `w` ([`fast_words`]) and starts
@@ -509,30 +522,15 @@ impl AclCache {
             ^ w[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
             ^ w[2].wrapping_mul(0x1656_67b1_9e37_79f9)
             ^ w[3].wrapping_mul(0xff51_afd7_ed55_8ccd);
-        let h = (x ^ (x >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let set = (h >> (64 - Self::SLOTS.trailing_zeros())) as usize & (Self::SLOTS - Self::WAYS);
-        #[cfg(target_arch = "x86_64")]
-        crate::kernels::simd::prefetch((&raw const self.slots[set]).cast::<u8>());
+        let set = Self::set_of_hash((x ^ (x >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.prefetch(set);
         FastProbe { words: w, set }
     }
 
     /// The cached ingress verdict of a fast probe, if there is one.
     #[inline(always)]
     pub fn verdict(&self, p: &FastProbe) -> Option<Result<u16, DropReason>> {
-        let set = p.set & (Self::SLOTS - Self::WAYS);
-        let w = &p.words;
-        let want = self.generation << 1 | 1;
-        for slot in &self.slots[set..set + Self::WAYS] {
-            let diff = (slot.key[0] ^ w[0])
-                | (slot.key[1] ^ w[1])
-                | (slot.key[2] ^ w[2])
-                | (slot.key[3] ^ w[3])
-                | ((slot.tag >> 16) ^ want);
-            if diff == 0 {
-                return Some(decode_verdict(slot.tag & 0xffff));
-            }
-        }
-        None
+        self.find(&p.words, p.set, VERDICT).map(decode_verdict)
     }
 
     /// Caches ingress verdict `r` for fast probe `p` (after
