@@ -431,7 +431,12 @@ pub(crate) fn ingress_burst<B: PacketBuf>(
         }
         r.acl_resolve(&mut probes[..n], acl);
         for (i, (b, out)) in frames.iter_mut().zip(verdict.iter_mut()).enumerate() {
-            let decided = match pre[i] {
+            // A flow new in this burst may have been decided and cached
+            // by an earlier frame of it: looked up again, not decided and
+            // cached twice (a burst of one new flow would fill every way
+            // of its set and evict three other flows).
+            let cached = pre[i].or_else(|| fast[i].as_ref().and_then(|f| acl.verdict(f)));
+            let decided = match cached {
                 Some(x) => x.map(|vlan| (vlan, FAST_L2)),
                 None => {
                     let f = fast[i].as_ref();
@@ -601,4 +606,54 @@ where
         deliver(sink, b, p);
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::{
+        AclRule, Action, CompiledRule, ExtKind, PortKind, Role, TablesBuilder, VethConfig,
+    };
+
+    /// A burst of one new flow is decided once and cached in one slot: the
+    /// frames after the first find the verdict the first one left.
+    #[test]
+    fn a_burst_of_one_new_flow_takes_one_slot() {
+        let mut b = TablesBuilder::new(Role::Extender(ExtKind::VnTag), 2);
+        b.port(0, PortKind::Uplink);
+        let mut cfg = VethConfig::new("vm", 1, 1);
+        cfg.rules.acl = vec![
+            CompiledRule::compile(&AclRule {
+                action: Action::Deny,
+                protocol: Some(6),
+                ..AclRule::default()
+            })
+            .unwrap(),
+        ];
+        b.veth(cfg);
+        let t = b.build().unwrap();
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        f.extend_from_slice(&[
+            0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        f.extend_from_slice(&[0, 7, 0, 9]);
+        f.resize(64, 0);
+        let mut frames: Vec<TestBuf> = (0..BURST).map(|_| TestBuf::new(&f, 128, 0)).collect();
+        let mut acl = AclCache::new();
+        let mut verdict = [Disposition::Ok; BURST];
+        let c = RoleCounters::new(2, 1);
+        ingress_burst(
+            &mut frames,
+            (0, &t.veths()[0]),
+            t.sticky(),
+            None,
+            &mut acl,
+            0,
+            &c,
+            &mut verdict,
+            |_| {},
+        );
+        assert!(verdict.iter().all(|d| d.is_ok()));
+        assert_eq!(acl.entries(), 1);
+    }
 }

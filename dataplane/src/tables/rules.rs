@@ -416,6 +416,15 @@ impl AclCache {
         }
     }
 
+    /// Entries of the current generation (tests).
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.tag >> GEN_SHIFT == self.generation)
+            .count()
+    }
+
     /// Forgets every decision (new rules).
     pub fn invalidate(&mut self) {
         self.generation += 1;
