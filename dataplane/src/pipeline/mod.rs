@@ -376,36 +376,13 @@ pub(crate) fn ingress_burst<B: PacketBuf>(
     mut accepted: impl FnMut(&B),
 ) {
     let r = &veth.cfg.rules;
-    let mut refilled = false;
-    let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
-    let mut settle = |b: &mut B, result: Result<(), DropReason>| match result {
-        Ok(()) => {
-            rx_pkts += 1;
-            rx_bytes += b.pkt_len() as u64;
-            accepted(b);
-            Disposition::Ok
-        }
-        Err(r) => Disposition::Drop(r),
-    };
-    if r.acl.is_empty() {
-        // The checks cost less than a lookup: no probes, nothing cached.
-        for (b, out) in frames.iter_mut().zip(verdict.iter_mut()) {
-            let result = ingress(
-                b,
-                (v, veth),
-                sticky,
-                meter.as_deref_mut(),
-                (&mut *acl, None),
-                Some(&mut refilled),
-                now,
-            );
-            *out = settle(b, result.map(|_| ()));
-        }
-    } else {
-        let n = frames.len();
-        let mut fast: [Option<FastProbe>; BURST] = [None; BURST];
-        let mut probes: [Option<AclProbe>; BURST] = [None; BURST];
-        let mut pre: [Option<Result<u16, DropReason>>; BURST] = [None; BURST];
+    let n = frames.len();
+    let mut fast: [Option<FastProbe>; BURST] = [None; BURST];
+    let mut probes: [Option<AclProbe>; BURST] = [None; BURST];
+    let mut pre: [Option<Result<u16, DropReason>>; BURST] = [None; BURST];
+    // Without an ACL the checks cost less than a lookup: no probes,
+    // nothing cached, every frame takes the plain path below.
+    if !r.acl.is_empty() {
         for (b, f) in frames.iter().zip(fast.iter_mut()) {
             let d = b.data();
             if b.is_contiguous() || d.len() >= INGRESS_NEED_ACL {
@@ -430,36 +407,46 @@ pub(crate) fn ingress_burst<B: PacketBuf>(
             }
         }
         r.acl_resolve(&mut probes[..n], acl);
-        for (i, (b, out)) in frames.iter_mut().zip(verdict.iter_mut()).enumerate() {
-            // A flow new in this burst may have been decided and cached
-            // by an earlier frame of it: looked up again, not decided and
-            // cached twice (a burst of one new flow would fill every way
-            // of its set and evict three other flows).
-            let cached = pre[i].or_else(|| fast[i].as_ref().and_then(|f| acl.verdict(f)));
-            let decided = match cached {
-                Some(x) => x.map(|vlan| (vlan, FAST_L2)),
-                None => {
-                    let f = fast[i].as_ref();
-                    let x = ingress_pre(b, (v, veth), (&mut *acl, probes[i].as_ref()), f.is_none());
-                    if let Some(f) = f {
-                        acl.fill_verdict(f, x.map(|(vlan, _)| vlan));
-                    }
-                    x
+    }
+    let mut refilled = false;
+    let (mut rx_pkts, mut rx_bytes) = (0u64, 0u64);
+    for (i, (b, out)) in frames.iter_mut().zip(verdict.iter_mut()).enumerate() {
+        // A flow new in this burst may have been decided and cached by an
+        // earlier frame of it: looked up again, not decided and cached
+        // twice (a burst of one new flow would fill every way of its set
+        // and evict three other flows).
+        let cached = pre[i].or_else(|| fast[i].as_ref().and_then(|f| acl.verdict(f)));
+        let decided = match cached {
+            Some(x) => x.map(|vlan| (vlan, FAST_L2)),
+            None => {
+                let f = fast[i].as_ref();
+                let x = ingress_pre(b, (v, veth), (&mut *acl, probes[i].as_ref()), f.is_none());
+                if let Some(f) = f {
+                    acl.fill_verdict(f, x.map(|(vlan, _)| vlan));
                 }
-            };
-            let result = decided.and_then(|(_, l2)| {
-                ingress_post(
-                    b,
-                    (v, veth),
-                    &l2,
-                    sticky,
-                    meter.as_deref_mut(),
-                    Some(&mut refilled),
-                    now,
-                )
-            });
-            *out = settle(b, result);
-        }
+                x
+            }
+        };
+        let result = decided.and_then(|(_, l2)| {
+            ingress_post(
+                b,
+                (v, veth),
+                &l2,
+                sticky,
+                meter.as_deref_mut(),
+                Some(&mut refilled),
+                now,
+            )
+        });
+        *out = match result {
+            Ok(()) => {
+                rx_pkts += 1;
+                rx_bytes += b.pkt_len() as u64;
+                accepted(b);
+                Disposition::Ok
+            }
+            Err(r) => Disposition::Drop(r),
+        };
     }
     let vc = c.veth(v);
     vc.rx_pkts.add(rx_pkts);
